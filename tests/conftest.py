@@ -1,0 +1,88 @@
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls around it are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+REQUIRE_SERVERS = os.environ.get("PERKDESK_REQUIRE_SERVERS") == "1"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _unavailable(item, why):
+    # In CI every server must be there: a skipped check would hide a failure.
+    if REQUIRE_SERVERS:
+        pytest.fail(f"{why} (PERKDESK_REQUIRE_SERVERS=1)", pytrace=False)
+    pytest.skip(why)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        _unavailable(item, "needs PostgreSQL")
+    if item.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
+        _unavailable(item, "needs Redis")
+    if item.get_closest_marker("browser") and not CHROMIUM:
+        _unavailable(item, "needs the system Chromium (apt-get install chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    """Screenshots go to a temporary folder, email to the in-memory outbox, tasks run eagerly unless a
+    test asks for the real worker."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return settings
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    from perkdesk.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def chromium_path():
+    return CHROMIUM
+
+
+@pytest.fixture
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def pytest_report_header(config):
+    return f"database: {settings.DATABASES['default']['ENGINE']}; broker: {settings.CELERY_BROKER_URL or 'eager'}"
