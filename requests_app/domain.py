@@ -1,0 +1,147 @@
+"""The removal request's vocabulary and status flow, as plain data (SPEC §3, §6).
+
+Pure: no Django, no database, no clock. Services check every transition against
+``TRANSITIONS`` through ``next_status`` before they save anything, so the table is
+enforced, not merely offered to the UI.
+"""
+
+# --- statuses ---------------------------------------------------------------
+
+SUBMITTED = "submitted"
+APPROVED = "approved"
+APPLIED = "applied"
+REJECTED = "rejected"
+WITHDRAWN = "withdrawn"
+
+STATUSES = (SUBMITTED, APPROVED, APPLIED, REJECTED, WITHDRAWN)
+STATUS_LABELS = {
+    SUBMITTED: "Submitted",
+    APPROVED: "Approved",
+    APPLIED: "Applied",
+    REJECTED: "Rejected",
+    WITHDRAWN: "Withdrawn",
+}
+STATUS_CHOICES = tuple((status, STATUS_LABELS[status]) for status in STATUSES)
+
+# A request in an open status blocks another one for the same contract/subject.
+OPEN_STATUSES = (SUBMITTED, APPROVED)
+# There is no undo: nothing leaves a final status.
+FINAL_STATUSES = (APPLIED, REJECTED, WITHDRAWN)
+
+# --- actions and the transition table ---------------------------------------
+
+APPROVE = "approve"
+REJECT = "reject"
+WITHDRAW = "withdraw"
+APPLY = "apply"
+
+ACTIONS = (APPROVE, REJECT, WITHDRAW, APPLY)
+
+TRANSITIONS = {
+    (SUBMITTED, APPROVE): APPROVED,
+    (SUBMITTED, REJECT): REJECTED,
+    (SUBMITTED, WITHDRAW): WITHDRAWN,
+    (APPROVED, APPLY): APPLIED,
+}
+
+# "it can no longer be <participle>" — the participle of each action.
+_ACTION_PARTICIPLES = {
+    APPROVE: "approved",
+    REJECT: "rejected",
+    WITHDRAW: "withdrawn",
+    APPLY: "applied",
+}
+
+
+class InvalidTransition(Exception):
+    """An action that the status flow does not allow from the request's current status."""
+
+    def __init__(self, current, action):
+        self.current = current
+        self.action = action
+        super().__init__(self._describe(current, action))
+
+    @staticmethod
+    def _describe(current, action):
+        if action not in ACTIONS:
+            return f"{action!r} is not an action on a removal request."
+        if current not in STATUSES:
+            return f"{current!r} is not a removal request status."
+        done = _ACTION_PARTICIPLES[action]
+        if current == SUBMITTED:
+            return f"This request has not been approved yet; it cannot be {done}."
+        if TRANSITIONS.get((SUBMITTED, action)) == current or (current, action) == (APPLIED, APPLY):
+            return f"This request was already {current}; it cannot be {done} again."
+        return f"This request was already {current}; it can no longer be {done}."
+
+
+def next_status(current, action):
+    """The status ``action`` leads to from ``current``; raises ``InvalidTransition`` otherwise."""
+    try:
+        return TRANSITIONS[(current, action)]
+    except (KeyError, TypeError):
+        raise InvalidTransition(current, action) from None
+
+
+def can_transition(current, action):
+    return (current, action) in TRANSITIONS
+
+
+def allowed_actions(current):
+    """The actions possible from ``current``, in ``ACTIONS`` order (empty for a final status)."""
+    return tuple(action for action in ACTIONS if (current, action) in TRANSITIONS)
+
+
+# --- rejection reasons (SPEC §6) ---------------------------------------------
+
+NOT_ELIGIBLE = "not_eligible"
+SCREENSHOT_INVALID = "screenshot_invalid"
+DUPLICATE = "duplicate"
+OTHER = "other"
+
+# code -> (label for agents, canned message to the freelancer)
+REJECTION_REASONS = {
+    NOT_ELIGIBLE: (
+        "Not eligible",
+        (
+            "We reviewed your request and this contract does not meet the eligibility "
+            "requirements of the Top Rated feedback removal perk, so its feedback stays in "
+            "your Job Success Score."
+        ),
+    ),
+    SCREENSHOT_INVALID: (
+        "Screenshot invalid",
+        (
+            "The screenshot you attached does not show the email confirming you have lost "
+            "your Top Rated status. If you are still within two weeks of your status loss "
+            "date, please submit a new request with a screenshot of that email."
+        ),
+    ),
+    DUPLICATE: (
+        "Duplicate request",
+        (
+            "This request repeats another feedback removal request for the same contract, "
+            "so we closed it. We will continue with the other request."
+        ),
+    ),
+    OTHER: (
+        "Other",
+        (
+            "We could not accept your feedback removal request. Please read the note from "
+            "our support team for the details."
+        ),
+    ),
+}
+REJECTION_REASON_CHOICES = tuple((code, label) for code, (label, _) in REJECTION_REASONS.items())
+
+# --- scope --------------------------------------------------------------------
+
+JSS_ONLY = "jss_only"
+HIDE_PROFILE_AND_JSS = "hide_profile_and_jss"
+
+SCOPES = (JSS_ONLY, HIDE_PROFILE_AND_JSS)
+SCOPE_LABELS = {
+    JSS_ONLY: "JSS only",
+    HIDE_PROFILE_AND_JSS: "Hide from profile and JSS",
+}
+SCOPE_CHOICES = tuple((scope, SCOPE_LABELS[scope]) for scope in SCOPES)

@@ -1,0 +1,150 @@
+"""The status flow and the request vocabulary (requests_app.domain): no database."""
+
+import itertools
+
+import pytest
+
+from requests_app import domain
+from requests_app.domain import (
+    ACTIONS,
+    APPLIED,
+    APPROVED,
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    REJECTED,
+    STATUSES,
+    SUBMITTED,
+    TRANSITIONS,
+    WITHDRAWN,
+    InvalidTransition,
+    allowed_actions,
+    can_transition,
+    next_status,
+)
+
+ALLOWED = {
+    (SUBMITTED, "approve"): APPROVED,
+    (SUBMITTED, "reject"): REJECTED,
+    (SUBMITTED, "withdraw"): WITHDRAWN,
+    (APPROVED, "apply"): APPLIED,
+}
+
+ALL_PAIRS = list(itertools.product(STATUSES, ACTIONS))
+REFUSED = [pair for pair in ALL_PAIRS if pair not in ALLOWED]
+
+
+def test_status_values_are_the_spec_strings():
+    assert (SUBMITTED, APPROVED, APPLIED, REJECTED, WITHDRAWN) == (
+        "submitted",
+        "approved",
+        "applied",
+        "rejected",
+        "withdrawn",
+    )
+    assert set(STATUSES) == {SUBMITTED, APPROVED, APPLIED, REJECTED, WITHDRAWN}
+    assert ACTIONS == ("approve", "reject", "withdraw", "apply")
+
+
+def test_open_and_final_statuses_partition_the_statuses():
+    assert OPEN_STATUSES == (SUBMITTED, APPROVED)
+    assert set(FINAL_STATUSES) == {APPLIED, REJECTED, WITHDRAWN}
+    assert set(OPEN_STATUSES) | set(FINAL_STATUSES) == set(STATUSES)
+    assert not set(OPEN_STATUSES) & set(FINAL_STATUSES)
+
+
+def test_transition_table_is_exactly_the_spec_flow():
+    assert TRANSITIONS == ALLOWED
+
+
+def test_pairs_cover_every_status_and_action():
+    assert len(ALL_PAIRS) == 20
+    assert len(REFUSED) == 16
+
+
+@pytest.mark.parametrize(("current", "action", "expected"), [(*k, v) for k, v in ALLOWED.items()])
+def test_allowed_transition(current, action, expected):
+    assert next_status(current, action) == expected
+    assert can_transition(current, action)
+    assert action in allowed_actions(current)
+
+
+@pytest.mark.parametrize(("current", "action"), REFUSED)
+def test_refused_transition(current, action):
+    assert not can_transition(current, action)
+    assert action not in allowed_actions(current)
+    with pytest.raises(InvalidTransition) as caught:
+        next_status(current, action)
+    error = caught.value
+    assert (error.current, error.action) == (current, action)
+    message = str(error)
+    assert message.startswith("This request ")
+    assert message.endswith(".")
+
+
+@pytest.mark.parametrize("status", FINAL_STATUSES)
+def test_nothing_leaves_a_final_status(status):
+    assert allowed_actions(status) == ()
+
+
+def test_no_transition_leads_back_to_an_open_status_or_from_a_final_one():
+    for (current, _action), target in TRANSITIONS.items():
+        assert current not in FINAL_STATUSES
+        assert target != SUBMITTED
+
+
+@pytest.mark.parametrize(
+    ("current", "action", "message"),
+    [
+        (APPROVED, "reject", "This request was already approved; it can no longer be rejected."),
+        (APPROVED, "withdraw", "This request was already approved; it can no longer be withdrawn."),
+        (APPROVED, "approve", "This request was already approved; it cannot be approved again."),
+        (REJECTED, "approve", "This request was already rejected; it can no longer be approved."),
+        (WITHDRAWN, "reject", "This request was already withdrawn; it can no longer be rejected."),
+        (APPLIED, "apply", "This request was already applied; it cannot be applied again."),
+        (APPLIED, "withdraw", "This request was already applied; it can no longer be withdrawn."),
+        (SUBMITTED, "apply", "This request has not been approved yet; it cannot be applied."),
+    ],
+)
+def test_refusal_messages_read_as_plain_english(current, action, message):
+    with pytest.raises(InvalidTransition, match="^" + message.replace(".", r"\.") + "$"):
+        next_status(current, action)
+
+
+@pytest.mark.parametrize(("current", "action"), [("lost", "approve"), (SUBMITTED, "undo"), (None, None)])
+def test_unknown_status_or_action_is_refused(current, action):
+    with pytest.raises(InvalidTransition) as caught:
+        next_status(current, action)
+    assert "not a" in str(caught.value)
+
+
+def test_rejection_reasons_have_label_and_freelancer_message():
+    assert set(domain.REJECTION_REASONS) == {"not_eligible", "screenshot_invalid", "duplicate", "other"}
+    for code, (label, message) in domain.REJECTION_REASONS.items():
+        assert label and label[0].isupper(), code
+        assert len(message) > 40 and message.endswith("."), code
+    assert dict(domain.REJECTION_REASON_CHOICES) == {
+        code: label for code, (label, _) in domain.REJECTION_REASONS.items()
+    }
+
+
+def test_screenshot_rejection_message_mentions_the_status_loss_email():
+    _label, message = domain.REJECTION_REASONS[domain.SCREENSHOT_INVALID]
+    assert "screenshot" in message
+    assert "lost your Top Rated status" in message
+
+
+def test_scopes_and_their_labels():
+    assert domain.JSS_ONLY == "jss_only"
+    assert domain.HIDE_PROFILE_AND_JSS == "hide_profile_and_jss"
+    assert domain.SCOPE_LABELS == {
+        "jss_only": "JSS only",
+        "hide_profile_and_jss": "Hide from profile and JSS",
+    }
+    assert domain.SCOPE_CHOICES == (
+        ("jss_only", "JSS only"),
+        ("hide_profile_and_jss", "Hide from profile and JSS"),
+    )
+
+
+def test_status_choices_follow_the_status_order():
+    assert [value for value, _ in domain.STATUS_CHOICES] == list(STATUSES)
