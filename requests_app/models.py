@@ -1,0 +1,173 @@
+"""Feedback removal tickets and their timeline."""
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
+from django.db import models
+from django.db.models import Q
+
+from requests_app import domain
+
+
+def private_storage():
+    # Resolved at call time so tests can point PRIVATE_MEDIA_ROOT elsewhere. base_url=None: no public URL.
+    return FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+
+
+class Status(models.TextChoices):
+    SUBMITTED = domain.SUBMITTED, "Submitted"
+    APPROVED = domain.APPROVED, "Approved"
+    APPLIED = domain.APPLIED, "Applied"
+    REJECTED = domain.REJECTED, "Rejected"
+    WITHDRAWN = domain.WITHDRAWN, "Withdrawn"
+
+
+class Scope(models.TextChoices):
+    JSS_ONLY = domain.JSS_ONLY, "JSS only"
+    HIDE_PROFILE_AND_JSS = domain.HIDE_PROFILE_AND_JSS, "Hide from profile and JSS"
+
+
+class JssOutcome(models.TextChoices):
+    PENDING = "pending", "Pending the next JSS update"
+    EXCLUDED = "excluded", "Excluded from the JSS"
+    KEPT_NO_HARM = "kept_no_harm", "Kept in the JSS (removing it would lower the score)"
+
+
+class RejectionReason(models.TextChoices):
+    NOT_ELIGIBLE = "not_eligible", "Not eligible"
+    SCREENSHOT_INVALID = "screenshot_invalid", "Screenshot invalid"
+    DUPLICATE = "duplicate", "Duplicate request"
+    OTHER = "other", "Other"
+
+
+OPEN = [Status.SUBMITTED, Status.APPROVED]
+
+
+class RemovalRequest(models.Model):
+    ticket_number = models.CharField(max_length=9, unique=True, editable=False)
+    contract = models.ForeignKey("marketplace.Contract", on_delete=models.PROTECT, related_name="removal_requests")
+    freelancer = models.ForeignKey("marketplace.Freelancer", on_delete=models.PROTECT, related_name="removal_requests")
+    agency = models.ForeignKey(
+        "marketplace.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="removal_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="removal_requests_made"
+    )
+    scope = models.CharField(max_length=32, choices=Scope.choices)
+    is_special_offer = models.BooleanField("Special Offer", default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    submitted_at = models.DateTimeField()
+    sla_due_at = models.DateTimeField()
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_requests"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="decided_requests"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=32, choices=RejectionReason.choices, null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    jss_outcome = models.CharField(max_length=16, choices=JssOutcome.choices, default=JssOutcome.PENDING)
+    screenshot = models.FileField(storage=private_storage, upload_to="screenshots/", null=True, blank=True)
+    screenshot_content_type = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        permissions = [
+            ("claim_removalrequest", "Can claim removal requests"),
+            ("add_note_removalrequest", "Can add internal notes to removal requests"),
+            ("approve_removalrequest", "Can approve removal requests"),
+            ("reject_removalrequest", "Can reject removal requests"),
+            ("reassign_removalrequest", "Can reassign removal requests"),
+            ("view_reports", "Can see support reports"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(ticket_number__regex=r"^[0-9]{9}$"), name="request_ticket_9_digits"),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="request_status_valid"),
+            models.CheckConstraint(condition=Q(scope__in=Scope.values), name="request_scope_valid"),
+            models.CheckConstraint(condition=Q(jss_outcome__in=JssOutcome.values), name="request_jss_outcome_valid"),
+            models.CheckConstraint(
+                condition=~Q(status=Status.REJECTED) | Q(rejection_reason__isnull=False),
+                name="request_rejected_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=Status.APPLIED) | Q(applied_at__isnull=False), name="request_applied_has_time"
+            ),
+            # One open regular request per subject (the agency for agency contracts, else the freelancer).
+            models.UniqueConstraint(
+                fields=["freelancer"],
+                condition=Q(status__in=OPEN, is_special_offer=False, agency__isnull=True),
+                name="request_one_open_regular_per_freelancer",
+            ),
+            models.UniqueConstraint(
+                fields=["agency"],
+                condition=Q(status__in=OPEN, is_special_offer=False, agency__isnull=False),
+                name="request_one_open_regular_per_agency",
+            ),
+            models.UniqueConstraint(
+                fields=["contract"], condition=Q(status__in=OPEN), name="request_one_open_per_contract"
+            ),
+            models.UniqueConstraint(
+                fields=["contract"], condition=Q(status=Status.APPLIED), name="request_one_applied_per_contract"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "sla_due_at"], name="request_queue_sla"),
+            models.Index(fields=["assigned_to", "status"], name="request_assignee_status"),
+            models.Index(fields=["freelancer", "-submitted_at"], name="request_freelancer_recent"),
+            models.Index(fields=["agency", "-submitted_at"], name="request_agency_recent"),
+            models.Index(fields=["-submitted_at"], name="request_submitted_desc"),
+            models.Index(fields=["decided_at"], name="request_decided_at"),
+        ]
+
+    def __str__(self):
+        return f"Ticket {self.ticket_number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in domain.FINAL_STATUSES
+
+    @property
+    def subject(self):
+        return self.agency or self.freelancer
+
+
+class EventKind(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    CLAIMED = "claimed", "Claimed"
+    REASSIGNED = "reassigned", "Reassigned"
+    NOTE_ADDED = "note_added", "Note added"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    APPLIED = "applied", "Applied"
+    EMAIL_SENT = "email_sent", "Email sent"
+    SLA_AT_RISK = "sla_at_risk", "SLA at risk"
+    SLA_BREACHED = "sla_breached", "SLA breached"
+    JSS_OUTCOME = "jss_outcome", "JSS outcome"
+
+
+class RequestEvent(models.Model):
+    """Append-only: events are written by services and never edited."""
+
+    request = models.ForeignKey(RemovalRequest, on_delete=models.PROTECT, related_name="events")
+    created_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="request_events"
+    )
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    message = models.TextField(blank=True, default="")
+    public = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="event_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["request", "created_at"], name="event_request_time")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on {self.request_id}"

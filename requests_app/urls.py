@@ -1,0 +1,10 @@
+from django.urls import path
+
+from requests_app import views
+
+app_name = "requests_app"
+
+urlpatterns = [
+    path("requests/", views.my_requests, name="my_requests"),
+    path("desk/", views.desk, name="desk"),
+]
