@@ -1,6 +1,5 @@
 """Freelancer and desk pages. Views read through selectors and write through services only."""
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
@@ -16,7 +15,3 @@ def my_requests(request):
         {"tickets": tickets, "freelancer": selectors.freelancer_for_user(request.user)},
     )
 
-
-@staff_member_required
-def desk(request):
-    return render(request, "requests_app/desk.html", {})

@@ -10,7 +10,7 @@ from requests_app import services
 from requests_app.models import RemovalRequest
 
 # Real commits: the seed runs through services whose work leaves on commit, as in `make run`.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 USERS = ["agent", "lead", "admin", "alice", "bob", "carol", "dave", "erin", "frank", "grace"]
 

@@ -4,7 +4,7 @@ import pytest
 
 from tests import factories as f
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_freelancer_signs_in_and_reaches_their_requests(live_server, page):

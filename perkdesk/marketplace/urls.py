@@ -1,0 +1,5 @@
+"""Public pages of the marketplace data (work histories); see views.py."""
+
+app_name = "marketplace"
+
+urlpatterns = []

@@ -1,0 +1,135 @@
+"""A freelancer's side: is the perk usable on this contract, file a request, withdraw it."""
+
+import datetime as dt
+import logging
+import secrets
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from requests_app import domain, selectors
+from requests_app.eligibility import EligibilityReport, NotEligible, Reason, evaluate
+from requests_app.models import EventKind, RemovalRequest, Status
+from requests_app.screenshots import check_screenshot
+from requests_app.services.common import (
+    PermissionDenied,
+    email_after_commit,
+    lock_request,
+    now_or,
+    policy,
+    record_event,
+)
+
+logger = logging.getLogger(__name__)
+TICKET_ATTEMPTS = 8
+
+
+def check_eligibility(*, requester, contract_number, agency=None, has_screenshot=False, now=None) -> EligibilityReport:
+    today = timezone.localdate(now_or(now))
+    facts, _ = selectors.eligibility_facts(
+        requester=requester, contract_number=contract_number, agency=agency, has_screenshot=has_screenshot, today=today
+    )
+    return evaluate(facts, policy())
+
+
+def _new_ticket_number() -> str:
+    # Random, not sequential: a ticket number reveals nothing about volume or other tickets.
+    return f"{secrets.randbelow(900_000_000) + 100_000_000:09d}"
+
+
+REQUEST_OPEN = Reason(
+    "request_open",
+    "You already have a feedback removal request in progress. Only one job can be removed at a time; "
+    "you can ask again once that request is finished.",
+)
+
+
+def submit_request(*, requester, contract_number, scope, agency=None, screenshot=None, now=None) -> RemovalRequest:
+    """Store a request whole with its ticket number, or refuse it with every reason and store nothing."""
+    now = now_or(now)
+    if scope not in domain.SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(domain.SCOPES)}")
+    checked = check_screenshot(screenshot) if screenshot else None
+    stored_name = None
+    try:
+        with transaction.atomic():
+            facts, contract = selectors.eligibility_facts(
+                requester=requester,
+                contract_number=contract_number,
+                agency=agency,
+                has_screenshot=checked is not None,
+                today=timezone.localdate(now),
+            )
+            report = evaluate(facts, policy())
+            if not report.eligible:
+                raise NotEligible.from_report(report)
+            removal_request = RemovalRequest(
+                contract=contract,
+                freelancer=contract.freelancer,
+                agency=contract.agency,
+                requested_by=requester,
+                scope=scope,
+                is_special_offer=contract.is_special_offer,
+                status=Status.SUBMITTED,
+                submitted_at=now,
+                sla_due_at=now + dt.timedelta(days=settings.PERK_SLA_DAYS),
+            )
+            if checked is not None:
+                stored_name = removal_request.screenshot.storage.save(
+                    f"screenshots/{checked.random_name()}", ContentFile(checked.content)
+                )
+                removal_request.screenshot.name = stored_name
+                removal_request.screenshot_content_type = checked.content_type
+            _insert_with_ticket_number(removal_request)
+            record_event(
+                removal_request,
+                EventKind.SUBMITTED,
+                actor=requester,
+                now=now,
+                message=_submitted_message(removal_request),
+            )
+            email_after_commit(removal_request, "submitted")
+    except BaseException:
+        if stored_name:
+            RemovalRequest._meta.get_field("screenshot").storage.delete(stored_name)
+        raise
+    logger.info(
+        "removal request submitted", extra={"ticket": removal_request.ticket_number, "contract": contract.number}
+    )
+    return removal_request
+
+
+def _submitted_message(removal_request):
+    scope = domain.SCOPE_LABELS[removal_request.scope]
+    return f"Request received for contract {removal_request.contract.number} ({scope})."
+
+
+def _insert_with_ticket_number(removal_request):
+    """Insert, retrying on a ticket number collision. Losing a race for "one open request" (the partial
+    unique constraints) becomes the ``request_open`` refusal, never a 500."""
+    for _ in range(TICKET_ATTEMPTS):
+        removal_request.ticket_number = _new_ticket_number()
+        try:
+            with transaction.atomic():
+                removal_request.save(force_insert=True)
+            return
+        except IntegrityError as exc:
+            removal_request.pk = None
+            if "ticket_number" in str(exc):
+                continue
+            raise NotEligible([REQUEST_OPEN]) from exc
+    raise RuntimeError("could not find a free ticket number")
+
+
+def withdraw_request(removal_request, *, requester, now=None) -> RemovalRequest:
+    now = now_or(now)
+    if not selectors.requests_of(requester).filter(pk=removal_request.pk).exists():
+        raise PermissionDenied("Only the person who asked, or the contract's owner, can withdraw this request.")
+    with transaction.atomic():
+        locked = lock_request(removal_request)
+        locked.status = domain.next_status(locked.status, domain.WITHDRAW)
+        locked.save(update_fields=["status"])
+        record_event(locked, EventKind.WITHDRAWN, actor=requester, now=now, message="You withdrew this request.")
+    return locked
