@@ -425,6 +425,26 @@ def compute(contracts: Iterable[ContractFacts], *, as_of: date, exclusions: Iter
                 without,
             )
 
+    return _result(as_of, starts, tallies, scores, window, current, left_out, exclusion_detail, decisions)
+
+
+def from_tallies(
+    tallies: Sequence[tuple[int, int, int, int, int]],
+    left_out: Iterable[tuple[int, str]],
+    *,
+    as_of: date,
+) -> JssResult:
+    """The result of ``compute`` without exclusions, from each window's figures worked out elsewhere (the
+    batch update sums them in SQL): ``tallies`` holds the 3m, 6m, 12m and 24m windows as (contracts,
+    distinct clients, positive, negative, all weight), weights in quarter units (1.25 == 5); ``left_out``
+    holds (contract_id, reason) pairs in any order."""
+    tallies = [tuple(tally) for tally in tallies]
+    scores = _scores(tallies)
+    window, current = _displayed(scores)
+    return _result(as_of, _starts(as_of), tallies, scores, window, current, sorted(left_out), [], {})
+
+
+def _result(as_of, starts, tallies, scores, window, current, left_out, exclusion_detail, decisions) -> JssResult:
     unrounded = _decimal(current)
     score = None if unrounded is None else round_half_up(unrounded)
     detail = {

@@ -92,3 +92,92 @@ class ScoreUpdate(models.Model):
 
     def __str__(self):
         return f"JSS update as of {self.as_of}"
+
+
+class SubjectKind(models.TextChoices):
+    FREELANCER = "freelancer", "Freelancers"
+    AGENCY = "agency", "Agencies"
+
+
+class ScoreUpdateChunk(models.Model):
+    """One slice of a scheduled update: the subjects of one kind with ids first_subject..last_subject.
+
+    Chunks are rows so the fan-out is recorded in the database: a lost message is found and sent again, a
+    redelivered one finds its chunk finished, and the last chunk to finish queues the finishing step."""
+
+    update = models.ForeignKey(ScoreUpdate, on_delete=models.CASCADE, related_name="chunk_rows")
+    kind = models.CharField(max_length=16, choices=SubjectKind.choices)
+    first_subject = models.BigIntegerField()
+    last_subject = models.BigIntegerField()
+    subjects = models.PositiveIntegerField(default=0)
+    snapshots_written = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["update", "kind", "first_subject"]
+        constraints = [
+            models.UniqueConstraint(fields=["update", "kind", "first_subject"], name="chunk_unique_start"),
+            models.CheckConstraint(condition=Q(first_subject__lte=models.F("last_subject")), name="chunk_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.update}: {self.kind} {self.first_subject}–{self.last_subject}"
+
+
+class TopRatedEvaluation(models.Model):
+    """What one weekly Top Rated evaluation saw and decided for one subject (SPEC §5).
+
+    These rows are the weekly history the "JSS ≥ 90 in 13 of the last 16 evaluations" rule counts, and the
+    record an agent reads when someone asks why their status changed."""
+
+    freelancer = models.ForeignKey(
+        "marketplace.Freelancer",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="top_rated_evaluations",
+    )
+    agency = models.ForeignKey(
+        "marketplace.Agency", on_delete=models.CASCADE, null=True, blank=True, related_name="top_rated_evaluations"
+    )
+    evaluated_on = models.DateField()
+    score = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The JSS the evaluation used.")
+    weeks_at_90 = models.PositiveSmallIntegerField(
+        default=0, help_text="Evaluations of the last 16 (this one included) with a JSS of 90 or more."
+    )
+    weeks_on_record = models.PositiveSmallIntegerField(default=0, help_text="Evaluations of the last 16 on record.")
+    top_rated = models.BooleanField(help_text="Whether every Top Rated criterion was met.")
+    failed = models.JSONField(default=list, blank=True, help_text="The criteria that were not met.")
+    change = models.CharField(
+        max_length=16,
+        choices=[("opened", "Became Top Rated"), ("closed", "Lost Top Rated"), ("", "No change")],
+        default="",
+        blank=True,
+    )
+    period = models.ForeignKey(
+        "marketplace.TopRatedPeriod",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="evaluations",
+        help_text="The period this evaluation opened or closed.",
+    )
+    notice_sent_at = models.DateTimeField(null=True, blank=True, help_text="When the status-loss email went out.")
+
+    class Meta:
+        ordering = ["-evaluated_on"]
+        get_latest_by = "evaluated_on"
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(freelancer__isnull=False, agency__isnull=True) | Q(freelancer__isnull=True, agency__isnull=False)
+                ),
+                name="evaluation_exactly_one_subject",
+            ),
+            models.UniqueConstraint(fields=["freelancer", "evaluated_on"], name="evaluation_unique_freelancer_day"),
+            models.UniqueConstraint(fields=["agency", "evaluated_on"], name="evaluation_unique_agency_day"),
+        ]
+        indexes = [models.Index(fields=["evaluated_on"], name="evaluation_day")]
+
+    def __str__(self):
+        return f"Top Rated evaluation of {self.freelancer or self.agency} on {self.evaluated_on}"

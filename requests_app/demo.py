@@ -314,12 +314,12 @@ def held_queue():
     conf = celery_app.conf
     saved = (conf.task_always_eager, conf.broker_url)
     conf.task_always_eager, conf.broker_url = False, "memory://localhost//"
-    celery_app._pool = None
+    celery_app._pool = celery_app.amqp._producer_pool = None
     try:
         yield
     finally:
         conf.task_always_eager, conf.broker_url = saved
-        celery_app._pool = None
+        celery_app._pool = celery_app.amqp._producer_pool = None
 
 
 class DemoBuilder:
@@ -488,11 +488,15 @@ class DemoBuilder:
         # grace: applied a month ago (counted: she is in her cooldown), excluded at the last update.
         r = submit("grace", "90439001", "hide_profile_and_jss", 33)
         services.claim_request(r, agent=agent, now=self.at(33, 11))
-        services.approve_request(r, agent=agent, now=self.at(32))
+        with held_queue():  # applied on its own past day below, as the worker would have
+            services.approve_request(r, agent=agent, now=self.at(32))
+        services.apply_exclusion(r.pk, now=self.at(32, 11))
         services.record_jss_outcome(r.pk, outcome="excluded", as_of=self.days_ago(20), now=self.at(20, 3))
         # leo: applied five months ago; the no-harm rule kept it in his score.
         r = submit("leo", "1205005", "jss_only", 150)
-        services.approve_request(r, agent=agent2, now=self.at(148))
+        with held_queue():
+            services.approve_request(r, agent=agent2, now=self.at(148))
+        services.apply_exclusion(r.pk, now=self.at(148, 11))
         services.record_jss_outcome(r.pk, outcome="kept_no_harm", as_of=self.days_ago(132), now=self.at(132, 3))
         # kim: approved two days ago; the message to apply it was lost, the sweep will apply it.
         r = submit("kim", "12049001", "hide_profile_and_jss", 3)
@@ -532,4 +536,10 @@ def seed(*, stdout=None):
         with transaction.atomic():
             builder.build()
         builder.tickets()
+        # Scores for the demo: a forced scheduled JSS update for today, once (a rerun finds it and writes nothing).
+        from jss import services as jss_services
+        from jss.models import ScoreUpdate
+
+        if not ScoreUpdate.objects.filter(as_of=builder.today).exists():
+            jss_services.run_update(as_of=builder.today, force=True, now=builder.now)
     return builder

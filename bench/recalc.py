@@ -1,0 +1,336 @@
+#!/usr/bin/env python
+"""SPEC §8: a full scheduled JSS update against the bare aggregate over the same 24-month contracts.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/perkdesk_bench .venv/bin/python bench/recalc.py --contracts 2000000
+    DATABASE_URL=sqlite:///var/bench.sqlite3 .venv/bin/python bench/recalc.py --contracts 100000
+    ... --workers 2      # the chunks go to 2 real Celery worker processes (needs REDIS_URL)
+
+With ``--contracts N`` the script makes its data: it (re)creates the bench database, migrates it and runs
+``generate_bench_data`` (it reuses a database that already holds exactly that data; ``--fresh`` rebuilds).
+Without it, it measures whatever the bench database holds. It refuses any database whose name does not
+contain "bench", so it can never wipe a development or production database.
+
+It then deletes the old snapshots and updates, runs one full scheduled update (every subject scored, one
+snapshot each written) and times it, and times the bare aggregate
+``SELECT subject, count(*), sum(total_charged) ... GROUP BY subject`` over the contracts whose reference date
+is in the 24 months up to as_of (median of three runs, its rows fetched as an application would), in the
+same run. The last line printed is one JSON object: {"contracts", "subjects", "seconds", "sql_seconds",
+"ratio", "queries", ...}; ``queries`` counts the statements the update sent (in this process; with --workers
+the workers' are not visible here, so it is null). ``sql_server_seconds``/``ratio_server`` time the same
+aggregate wrapped in count(*), so that no rows leave the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_URL = f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}"
+SEED = 1
+
+
+def database_name(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme.startswith("sqlite"):
+        return Path(parts.path).name
+    return parts.path.lstrip("/")
+
+
+def refuse_unless_bench(url: str) -> None:
+    if "bench" not in database_name(url).lower():
+        sys.exit(
+            f"recalc.py: refusing to use {database_name(url)!r}: only a database named with 'bench' (it may wipe it)"
+        )
+
+
+def recreate(url: str) -> None:
+    """Drop and create the bench database (PostgreSQL) or delete its file (SQLite)."""
+    parts = urlsplit(url)
+    name = database_name(url)
+    if parts.scheme.startswith("sqlite"):
+        Path(parts.path).unlink(missing_ok=True)
+        Path(parts.path).parent.mkdir(parents=True, exist_ok=True)
+        return
+    import psycopg
+
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_setup(url: str, *, broker: str | None) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "perkdesk.settings"
+    if broker:
+        os.environ["CELERY_BROKER_URL"] = broker
+    else:  # in-process: every task (the outcome emails too) runs eagerly here
+        os.environ.pop("REDIS_URL", None)
+        os.environ.pop("CELERY_BROKER_URL", None)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    import logging
+
+    from django.conf import settings
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)  # "no hostname": eager tasks, no broker
+
+
+def existing_contracts() -> int | None:
+    from django.db import connection
+    from django.db.utils import DatabaseError
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM marketplace_contract")
+            return cursor.fetchone()[0]
+    except DatabaseError:
+        return None
+
+
+def make_data(url: str, contracts: int, *, fresh: bool, log) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    if not fresh and existing_contracts() == contracts:
+        log(f"reusing the {contracts} contracts already in {database_name(url)}")
+        return
+    connection.close()
+    recreate(url)
+    log(f"created {database_name(url)}; migrating")
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    call_command("generate_bench_data", contracts=contracts, seed=SEED, stdout=sys.stderr, stderr=sys.stderr)
+    log(f"generate_bench_data: {time.perf_counter() - started:.1f} s")
+
+
+def bare_aggregate_sql(as_of):
+    from jss import engine
+
+    start = engine.window_start(as_of, 24)
+    return (
+        "SELECT agency_id, CASE WHEN agency_id IS NULL THEN freelancer_id END AS subject, "
+        "count(*), sum(total_charged) FROM marketplace_contract "
+        "WHERE COALESCE(ended_on, last_payment_on) > %s AND COALESCE(ended_on, last_payment_on) <= %s "
+        "GROUP BY 1, 2",
+        [start, as_of],
+    )
+
+
+def time_bare_aggregate(as_of, runs=3) -> tuple[float, float, int]:
+    """(seconds with its rows fetched, seconds inside the database only, groups): medians of ``runs``.
+
+    The first is the query as an application runs it (its 100k-odd rows come back); the second wraps it in
+    ``SELECT count(*) FROM (...)`` so nothing but one number leaves the database."""
+    from django.db import connection
+
+    sql, params = bare_aggregate_sql(as_of)
+    params = [connection.ops.adapt_datefield_value(p) for p in params]
+    fetched, inside, groups = [], [], 0
+    for _ in range(runs):
+        with connection.cursor() as cursor:
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            groups = len(cursor.fetchall())
+            fetched.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            cursor.execute(f"SELECT count(*) FROM ({sql}) s", params)
+            cursor.fetchone()
+            inside.append(time.perf_counter() - started)
+    return statistics.median(fetched), statistics.median(inside), groups
+
+
+def clear_scores() -> None:
+    from django.db import connection, transaction
+
+    from jss import batch
+    from jss.models import ScoreUpdate
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        for update_id in ScoreUpdate.objects.values_list("pk", flat=True):
+            batch.drop_scratch(update_id)
+        if connection.vendor == "postgresql":
+            cursor.execute("TRUNCATE jss_scoresnapshot, jss_scoreupdatechunk, jss_scoreupdate")
+        else:
+            for table in ("jss_scoresnapshot", "jss_scoreupdatechunk", "jss_scoreupdate"):
+                cursor.execute(f"DELETE FROM {table}")
+    # Every run records the same outcomes: the bench's applied requests go back to "pending" (bench data
+    # only: a real database never loses a timeline event).
+    from requests_app.models import RemovalRequest, RequestEvent
+
+    with transaction.atomic():
+        RequestEvent.objects.filter(kind__in=["jss_outcome", "email_sent"], request__status="applied").delete()
+        RemovalRequest.objects.filter(status="applied").exclude(jss_outcome="pending").update(jss_outcome="pending")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE jss_scoresnapshot")
+
+
+class QueryCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def run_in_process(as_of) -> tuple[float, int]:
+    from django.db import connection
+
+    from jss import services
+
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        started = time.perf_counter()
+        start = services.run_update(as_of=as_of, force=True)
+        seconds = time.perf_counter() - started
+    assert start.outcome == "started", start
+    return seconds, counter.count
+
+
+def run_on_workers(as_of, workers: int, broker: str, url: str, log) -> float:
+    from jss import services
+    from jss.models import ScoreUpdate
+    from perkdesk.celery import app
+
+    queue = f"jss-bench-{uuid.uuid4().hex[:8]}"
+    launcher = (
+        "import os, sys, django; django.setup(); from perkdesk.celery import app; "
+        "app.conf.task_default_queue = os.environ['BENCH_QUEUE']; app.start(sys.argv[1:])"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CELERY_BROKER_URL": broker,
+        "BENCH_QUEUE": queue,
+        "LOG_LEVEL": "WARNING",
+        "EMAIL_URL": "memorymail://",  # the outcome emails are built and sent, into memory
+        "DATABASE_CONN_MAX_AGE": "60",  # as in production: a worker keeps its connection between tasks
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            launcher,
+            "worker",
+            "-Q",
+            queue,
+            "-c",
+            str(workers),
+            "-P",
+            "prefork",
+            "-l",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"{queue}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    app.conf.task_always_eager, app.conf.task_default_queue = False, queue
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=1.0):
+            if time.monotonic() > deadline:
+                raise SystemExit("recalc.py: the Celery workers did not start")
+        log(f"{workers} worker processes ready on {queue}")
+        started = time.perf_counter()
+        start = services.start_scheduled_update(as_of=as_of, force=True, queue=True)
+        assert start.outcome == "started", start
+        while not ScoreUpdate.objects.filter(pk=start.update.pk, finished_at__isnull=False).exists():
+            time.sleep(0.02)
+        return time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        app.control.purge()  # the outcome emails still queued on the bench queue: not measured, not kept
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contracts", type=int, help="make a bench database with this many contracts")
+    parser.add_argument("--fresh", action="store_true", help="rebuild the data even if the database has it")
+    parser.add_argument("--workers", type=int, default=0, help="score the chunks on N Celery worker processes")
+    parser.add_argument("--chunk-size", type=int, help="JSS_UPDATE_CHUNK_SIZE for this run (default: the setting)")
+    args = parser.parse_args()
+
+    url = os.environ.get("DATABASE_URL") or DEFAULT_URL
+    refuse_unless_bench(url)
+    broker = (os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")) if args.workers else None
+    if args.workers and not broker:
+        sys.exit("recalc.py: --workers needs REDIS_URL (or CELERY_BROKER_URL) for the broker")
+    if args.chunk_size:
+        os.environ["JSS_UPDATE_CHUNK_SIZE"] = str(args.chunk_size)
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    django_setup(url, broker=broker)
+    from django.conf import settings
+    from django.db import connection
+    from django.utils import timezone
+
+    from jss.models import ScoreSnapshot, ScoreUpdate
+
+    if args.contracts:
+        make_data(url, args.contracts, fresh=args.fresh, log=log)
+    contracts = existing_contracts()
+    if not contracts:
+        sys.exit("recalc.py: the bench database has no contracts: pass --contracts N")
+    as_of = timezone.localdate()
+    clear_scores()
+
+    log(
+        f"scheduled update of {contracts} contracts as of {as_of} ({connection.vendor}, "
+        f"chunks of {settings.JSS_UPDATE_CHUNK_SIZE}, {f'{args.workers} workers' if args.workers else 'in process'})"
+    )
+    if args.workers:
+        seconds, queries = run_on_workers(as_of, args.workers, broker, url, log), None
+    else:
+        seconds, queries = run_in_process(as_of)
+    update = ScoreUpdate.objects.get(as_of=as_of)
+    snapshots = ScoreSnapshot.objects.filter(as_of=as_of).count()
+    assert snapshots == update.subjects == update.snapshots_written, (snapshots, update.subjects)
+    sql_seconds, sql_server_seconds, groups = time_bare_aggregate(as_of)
+    log(
+        f"update {seconds:.2f} s; bare aggregate {sql_seconds:.3f} s with its {groups} rows fetched, "
+        f"{sql_server_seconds:.3f} s inside the database"
+    )
+    print(
+        json.dumps(
+            {
+                "contracts": contracts,
+                "subjects": update.subjects,
+                "seconds": round(seconds, 3),
+                "sql_seconds": round(sql_seconds, 3),
+                "ratio": round(seconds / sql_seconds, 2),
+                "queries": queries,
+                "sql_server_seconds": round(sql_server_seconds, 3),
+                "ratio_server": round(seconds / sql_server_seconds, 2),
+                "chunks": update.chunks,
+                "workers": args.workers or None,
+                "database": connection.vendor,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

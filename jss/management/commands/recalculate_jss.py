@@ -1,0 +1,60 @@
+import datetime as dt
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from jss import services
+from jss.models import ScoreUpdateChunk
+from jss.progress import ProgressBar
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the scheduled JSS update now: every freelancer and agency scored on --as-of (default today), one "
+        "snapshot each. Without --force it runs only when JSS_UPDATE_EVERY_DAYS have passed since the last one."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--as-of", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD, default today")
+        parser.add_argument("--force", action="store_true", help="run even if not due; rescore a day already done")
+        parser.add_argument(
+            "--celery",
+            action="store_true",
+            help="send the chunks to the Celery workers and follow their progress (default: score them here)",
+        )
+
+    def handle(self, *args, as_of, force, celery, **options):
+        bar = ProgressBar(self.stderr)
+        started = time.perf_counter()
+        if celery:
+            start = services.start_scheduled_update(as_of=as_of, force=force, queue=True)
+            if start.update is not None and start.outcome in ("started", "resumed"):
+                self._follow(start.update, bar)
+        else:
+            start = services.run_update(as_of=as_of, force=force, progress=bar)
+        seconds = time.perf_counter() - started
+        if start.outcome == "not_due":
+            self.stdout.write("The JSS update is not due yet (use --force to run it anyway).")
+            return
+        if start.outcome in ("done", "running"):
+            self.stdout.write(f"The JSS update as of {start.update.as_of} is already {start.outcome}.")
+            return
+        update = start.update
+        update.refresh_from_db()
+        self.stdout.write(
+            f"JSS update as of {update.as_of}: {update.subjects} subjects in {update.chunks} chunks, "
+            f"{update.snapshots_written} snapshots written or changed, in {seconds:.1f} s."
+        )
+
+    def _follow(self, update, bar, *, timeout=6 * 60 * 60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunks = ScoreUpdateChunk.objects.filter(update=update)
+            done = sum(chunks.filter(finished_at__isnull=False).values_list("subjects", flat=True))
+            bar(done, update.subjects)
+            update.refresh_from_db(fields=["finished_at"])
+            if update.finished_at is not None:
+                bar(update.subjects, update.subjects)
+                return
+            time.sleep(0.5)
+        raise CommandError("the workers did not finish the update in time; it stays queued")

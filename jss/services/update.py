@@ -1,0 +1,196 @@
+"""The scheduled JSS update: start it when due, score its chunks, finish it (SPEC §5, §6)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from jss import batch
+from jss.models import ScoreUpdate, ScoreUpdateChunk
+from requests_app.services.common import queue_after_commit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UpdateStart:
+    """What ``start_scheduled_update`` did: ``started`` a new run, ``resumed`` an unfinished one, or nothing
+    (``not_due`` / ``done`` / ``running``). ``chunk_ids`` are the chunks left to score."""
+
+    outcome: str
+    update: ScoreUpdate | None = None
+    chunk_ids: tuple[int, ...] = ()
+    subjects: int = 0
+
+
+def update_is_due(as_of: date, last_as_of: date | None) -> bool:
+    """Due when JSS_UPDATE_EVERY_DAYS have passed since the last update (a missed night catches up)."""
+    return last_as_of is None or (as_of - last_as_of).days >= settings.JSS_UPDATE_EVERY_DAYS
+
+
+def start_scheduled_update(
+    *, as_of: date | None = None, force: bool = False, now=None, queue: bool = True
+) -> UpdateStart:
+    """Start the scheduled JSS update for ``as_of`` (default today) when it is due or ``force``d: sum every
+    subject's figures in one pass, split the subjects into chunks of ``JSS_UPDATE_CHUNK_SIZE`` and, with
+    ``queue``, send each chunk to the Celery workers once this commits. An unfinished update (a lost message,
+    a crashed worker) is resumed instead. One ``ScoreUpdate`` per ``as_of``: a forced run on a day that was
+    already scored rescores it, and rows that come out the same are left alone."""
+    now = now or timezone.now()
+    as_of = as_of or timezone.localdate(now)
+    resumed = [_resume(update, queue=queue) for update in ScoreUpdate.objects.filter(finished_at__isnull=True)]
+    for start in resumed:
+        if start.update.as_of == as_of and not force:
+            return start
+    try:
+        with transaction.atomic():
+            update = ScoreUpdate.objects.select_for_update().filter(as_of=as_of).first()
+            if update is not None and not force:
+                return UpdateStart("done" if update.finished_at else "running", update)
+            if update is None:
+                last = ScoreUpdate.objects.filter(as_of__lt=as_of).order_by("-as_of").values_list("as_of", flat=True)
+                if not force and not update_is_due(as_of, last.first()):
+                    return UpdateStart("not_due")
+                update = ScoreUpdate.objects.create(as_of=as_of, started_at=now, forced=force)
+            else:
+                update.chunk_rows.all().delete()
+                update.started_at, update.finished_at, update.forced = now, None, True
+            batch.build_scratch(update.pk, as_of)
+            plan = batch.plan_chunks(update.pk, settings.JSS_UPDATE_CHUNK_SIZE)
+            chunks = ScoreUpdateChunk.objects.bulk_create(
+                ScoreUpdateChunk(update=update, kind=kind, first_subject=first, last_subject=last, subjects=count)
+                for kind, first, last, count in plan
+            )
+            update.chunks = len(chunks)
+            update.subjects = sum(chunk.subjects for chunk in chunks)
+            update.snapshots_written = 0
+            update.save(
+                update_fields=["started_at", "finished_at", "forced", "chunks", "subjects", "snapshots_written"]
+            )
+            chunk_ids = tuple(chunk.pk for chunk in chunks)
+            if queue:
+                _queue_chunks(update.pk, chunk_ids)
+    except IntegrityError:
+        # Another beat delivery created this as_of's update a moment ago: that run goes ahead.
+        return UpdateStart("running")
+    logger.info("jss update started", extra={"as_of": as_of.isoformat(), "subjects": update.subjects})
+    return UpdateStart("started", update, chunk_ids, update.subjects)
+
+
+def _resume(update: ScoreUpdate, *, queue: bool) -> UpdateStart:
+    chunk_ids = tuple(update.chunk_rows.filter(finished_at__isnull=True).values_list("pk", flat=True))
+    if queue:
+        with transaction.atomic():
+            _queue_chunks(update.pk, chunk_ids)
+    return UpdateStart("resumed", update, chunk_ids, update.subjects)
+
+
+def _queue_chunks(update_id: int, chunk_ids) -> None:
+    from jss import tasks
+
+    if not chunk_ids:
+        queue_after_commit(tasks.finish_update, update_id)
+    for chunk_id in chunk_ids:
+        queue_after_commit(tasks.score_update_chunk, chunk_id)
+
+
+def score_chunk(chunk_id: int, *, now=None, queue: bool = True) -> int | None:
+    """Score one chunk, upsert its snapshots and record the outcome of its subjects' applied requests; the
+    last chunk to finish closes the update. A chunk already finished (a redelivery) does nothing and returns
+    None; otherwise the snapshots written."""
+    now = now or timezone.now()
+    chunk = ScoreUpdateChunk.objects.select_related("update").filter(pk=chunk_id).first()
+    if chunk is None or chunk.finished_at is not None or chunk.update.finished_at is not None:
+        return None
+    as_of = chunk.update.as_of
+    with transaction.atomic():
+        subjects, written, decisions = batch.score_and_write(
+            chunk.update_id, chunk.kind, chunk.first_subject, chunk.last_subject, as_of, now=now
+        )
+        record_outcomes(decisions, as_of=as_of, now=now)
+        update = ScoreUpdate.objects.select_for_update().get(pk=chunk.update_id)
+        marked = ScoreUpdateChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(
+            finished_at=now, subjects=subjects, snapshots_written=written
+        )
+        last_one = marked and update.finished_at is None
+        last_one = last_one and not update.chunk_rows.filter(finished_at__isnull=True).exists()
+    if queue and last_one:
+        # The last chunk closes the update itself, at once: a finishing task would wait in the queue behind
+        # the outcome emails the chunks have just sent. If this fails, the next nightly run finishes it.
+        finish_update(update.pk, now=now)
+    return written
+
+
+def finish_update(update_id: int, *, now=None) -> bool:
+    """Once every chunk is scored: close the ScoreUpdate with its counts and drop its scratch table. Runs
+    any number of times."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        update = ScoreUpdate.objects.select_for_update().filter(pk=update_id).first()
+        if update is None or update.finished_at is not None:
+            return False
+        totals = update.chunk_rows.aggregate(
+            chunks=Count("pk"),
+            unfinished=Count("pk", filter=Q(finished_at__isnull=True)),
+            subjects=Sum("subjects"),
+            written=Sum("snapshots_written"),
+        )
+        if totals["unfinished"]:
+            return False
+        update.finished_at = now
+        update.chunks = totals["chunks"]
+        update.subjects = totals["subjects"] or 0
+        update.snapshots_written = totals["written"] or 0
+        update.save(update_fields=["finished_at", "chunks", "subjects", "snapshots_written"])
+        batch.drop_scratch(update.pk)
+    logger.info(
+        "jss update finished",
+        extra={"as_of": update.as_of.isoformat(), "subjects": update.subjects, "written": update.snapshots_written},
+    )
+    return True
+
+
+def record_outcomes(decisions: dict[int, str], *, as_of: date, now=None) -> int:
+    """What this update decided for each perk exclusion (contract id -> 'excluded' / 'kept_no_harm'), onto
+    the applied request behind it. Only changed outcomes go through ``record_jss_outcome`` (which records the
+    event and emails the freelancer after commit), so the cost follows the requests that changed, not the
+    subjects. One query, plus the service's own for each change. Returns how many changed."""
+    from requests_app.models import RemovalRequest, Status
+    from requests_app.services import record_jss_outcome
+
+    if not decisions:
+        return 0
+    applied = RemovalRequest.objects.filter(status=Status.APPLIED, contract_id__in=list(decisions)).values_list(
+        "pk", "contract_id", "jss_outcome"
+    )
+    changed = 0
+    for request_id, contract_id, current in applied:
+        if decisions[contract_id] != current:
+            changed += record_jss_outcome(request_id, outcome=decisions[contract_id], as_of=as_of, now=now)
+    return changed
+
+
+def run_update(*, as_of: date | None = None, force: bool = False, now=None, progress=None) -> UpdateStart:
+    """The whole update in this process, chunk after chunk (``recalculate_jss``, the benchmark, the demo).
+    ``progress(subjects_scored, subjects_total)`` is called after each chunk."""
+    start = start_scheduled_update(as_of=as_of, force=force, now=now, queue=False)
+    if start.update is None or start.outcome not in ("started", "resumed"):
+        return start
+    chunks = ScoreUpdateChunk.objects.filter(pk__in=start.chunk_ids).order_by("kind", "first_subject")
+    done = start.update.chunk_rows.filter(finished_at__isnull=False).aggregate(n=Sum("subjects"))["n"] or 0
+    if progress:
+        progress(done, start.update.subjects)
+    for chunk_id, subjects in chunks.values_list("pk", "subjects"):
+        score_chunk(chunk_id, now=now, queue=False)
+        done += subjects
+        if progress:
+            progress(done, start.update.subjects)
+    finish_update(start.update.pk, now=now)
+    start.update.refresh_from_db()
+    return start

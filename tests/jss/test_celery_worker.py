@@ -1,0 +1,155 @@
+"""The scheduled update with real Celery workers on Redis against the test database: the chunks fan out to
+two worker processes, every subject gets exactly one snapshot, and running it again changes nothing."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from jss import engine, tasks
+from jss.models import ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk
+from perkdesk.celery import app as celery_app
+from tests.jss.builders import ClientSpec, ContractSpec, SubjectSpec, build_world
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+AS_OF = dt.date(2026, 11, 26)
+LAUNCHER = """
+import os, sys
+import django
+django.setup()
+from perkdesk.celery import app
+app.conf.task_default_queue = os.environ["TEST_QUEUE"]
+app.start(sys.argv[1:])
+"""
+
+
+def wait_for(predicate, *, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def worker(tmp_path):
+    """Two worker processes (prefork) on a queue of this test only, pointed at the test database."""
+    queue = f"jss-test-{uuid.uuid4().hex[:12]}"
+    db = connection.settings_dict
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "perkdesk.settings",
+        "DATABASE_URL": f"postgres://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "JSS_UPDATE_CHUNK_SIZE": "3",
+        "TEST_QUEUE": queue,
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+    }
+    saved = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
+    with open(tmp_path / "worker.log", "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                LAUNCHER,
+                "worker",
+                "-Q",
+                queue,
+                "-c",
+                "2",
+                "-P",
+                "prefork",
+                "-l",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = False, queue
+        try:
+            yield process
+        finally:
+            celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = saved
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            connection.close()  # the test database is flushed next: no session of ours lingers on it
+
+
+def world():
+    def job(days, client, score):
+        end = AS_OF - dt.timedelta(days=days)
+        return ContractSpec(
+            client=client,
+            started_on=end - dt.timedelta(days=30),
+            ended_on=end,
+            last_payment_on=end,
+            private_score=score,
+        )
+
+    subjects = [
+        SubjectSpec(agency=i % 4 == 0, contracts=[job(10 + i, 0, 10), job(50, 1 + i % 2, 3 if i % 3 == 0 else 9)])
+        for i in range(10)
+    ]
+    return build_world([ClientSpec(), ClientSpec(), ClientSpec()], subjects)
+
+
+def rows():
+    return list(
+        ScoreSnapshot.objects.order_by("pk").values_list(
+            "pk", "freelancer_id", "agency_id", "as_of", "score", "window", "detail", "computed_at"
+        )
+    )
+
+
+def test_the_update_fans_out_to_real_workers_and_a_rerun_changes_nothing(worker):
+    built = world()
+    started = tasks.run_scheduled_update.apply_async(kwargs={"as_of": AS_OF.isoformat()}).get(timeout=60)
+    assert started["outcome"] == "started" and started["chunks"] >= 2
+    wait_for(lambda: ScoreUpdate.objects.filter(as_of=AS_OF, finished_at__isnull=False).exists(), what="the update")
+
+    update = ScoreUpdate.objects.get(as_of=AS_OF)
+    assert update.chunks == ScoreUpdateChunk.objects.filter(update=update).count() == started["chunks"]
+    assert not ScoreUpdateChunk.objects.filter(update=update, finished_at__isnull=True).exists()
+    assert (update.subjects, update.snapshots_written) == (10, 10)
+    assert ScoreSnapshot.objects.filter(as_of=AS_OF).count() == 10
+    for kind, subject_id in built.subjects:
+        snapshot = ScoreSnapshot.objects.get(**{f"{kind}_id": subject_id}, as_of=AS_OF)  # exactly one each
+        expected = engine.compute(built.facts[(kind, subject_id)], as_of=AS_OF)
+        assert (snapshot.score, snapshot.window, snapshot.detail) == (expected.score, expected.window, expected.detail)
+    before = rows()
+
+    # The nightly beat again: this as_of is done. Forced: every chunk is scored again, nothing changes.
+    again = tasks.run_scheduled_update.apply_async(kwargs={"as_of": AS_OF.isoformat()}).get(timeout=60)
+    assert again["outcome"] == "done"
+    first_finish = update.finished_at
+    forced = tasks.run_scheduled_update.apply_async(kwargs={"as_of": AS_OF.isoformat(), "force": True})
+    assert forced.get(timeout=60)["outcome"] == "started"
+    wait_for(lambda: ScoreUpdate.objects.filter(as_of=AS_OF, finished_at__gt=first_finish).exists(), what="rerun")
+    # A chunk message delivered once more after the end: the chunk is finished, nothing is done.
+    redelivered = [
+        tasks.score_update_chunk.apply_async(args=[pk]) for pk in ScoreUpdateChunk.objects.values_list("pk", flat=True)
+    ]
+    assert [result.get(timeout=60) for result in redelivered] == [None] * len(redelivered)
+    assert rows() == before
+    update.refresh_from_db()
+    assert (update.subjects, update.snapshots_written, ScoreUpdate.objects.count()) == (10, 0, 1)

@@ -1,0 +1,37 @@
+"""seed_demo ends with a forced scheduled JSS update for today, so the demo has scores, once."""
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from jss import engine, selectors
+from jss.models import ScoreSnapshot, ScoreUpdate
+from perkdesk.marketplace.models import Agency, Freelancer
+from requests_app.models import RemovalRequest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_demo_has_todays_scores_made_by_the_scheduled_update():
+    call_command("seed_demo")
+    today = timezone.localdate()
+    update = ScoreUpdate.objects.get()
+    assert (update.as_of, update.forced) == (today, True) and update.finished_at is not None
+    subjects = [f for f in Freelancer.objects.all() if f.contracts.filter(agency__isnull=True).exists()]
+    assert ScoreSnapshot.objects.filter(as_of=today).count() == len(subjects) + Agency.objects.count()
+    for freelancer in subjects:
+        snapshot = ScoreSnapshot.objects.get(freelancer=freelancer, as_of=today)
+        facts = selectors.contract_facts(freelancer_id=freelancer.pk)
+        exclusions = selectors.exclusion_order(freelancer_id=freelancer.pk, as_of=today)
+        assert snapshot.detail == engine.compute(facts, as_of=today, exclusions=exclusions).detail
+    # The update agrees with the outcomes the demo's story tells, so it changes none of them.
+    assert set(RemovalRequest.objects.filter(status="applied").values_list("jss_outcome", flat=True)) == {
+        "excluded",
+        "kept_no_harm",
+    }
+    alice = Freelancer.objects.get(user__username="alice")
+    assert selectors.latest_scores(freelancer_ids=[alice.pk])[("freelancer", alice.pk)].as_of == today
+
+    call_command("seed_demo")  # a second run finds today's update and leaves the scores alone
+    assert ScoreUpdate.objects.count() == 1
+    assert ScoreSnapshot.objects.filter(as_of=today).count() == len(subjects) + Agency.objects.count()

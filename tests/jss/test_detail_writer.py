@@ -1,0 +1,60 @@
+"""The batch path's fast detail text is the engine's detail (no database)."""
+
+import datetime as dt
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jss import batch, engine
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(0, 40), st.integers(1, 12)), min_size=4),
+    st.sampled_from([dt.date(2026, 3, 31), dt.date(2024, 2, 29), dt.date(2025, 8, 31)]),
+    st.lists(
+        st.tuples(st.integers(1, 10**9), st.sampled_from(sorted(batch.REASONS.values()))), unique_by=lambda x: x[0]
+    ),
+)
+def test_detail_writer_equals_the_engine(figures, as_of, left_out):
+    # Any cumulative window figures, as the SQL makes them: the fast JSON text is the engine's detail.
+    tallies, n, k, p, m = [], 0, 0, 0, 0
+    for contracts, positive, negative, clients in figures[:4]:
+        n, k = n + contracts, max(k, min(clients, n + contracts))
+        p, m = p + positive, m + negative
+        tallies.append((n, k, p, m, p + m + contracts))
+    expected = engine.from_tallies(tallies, left_out, as_of=as_of)
+    writer = batch.DetailWriter(as_of)
+    for _ in range(2):  # the second time from the writer's caches
+        score, window, text = writer.detail(tallies, sorted(left_out))
+        assert (score, window) == (expected.score, expected.window)
+        assert json.loads(text) == expected.detail
+
+
+def test_from_tallies_is_compute_without_exclusions():
+    contracts = [
+        engine.ContractFacts(
+            contract_id=1,
+            client_id=1,
+            started_on=dt.date(2026, 1, 1),
+            ended_on=dt.date(2026, 3, 1),
+            last_payment_on=dt.date(2026, 3, 1),
+            private_score=10,
+            total_charged=engine.Decimal(100),
+        ),
+        engine.ContractFacts(
+            contract_id=2,
+            client_id=2,
+            started_on=dt.date(2025, 5, 1),
+            ended_on=dt.date(2025, 11, 1),
+            last_payment_on=dt.date(2025, 11, 1),
+            private_score=3,
+            total_charged=engine.Decimal(5000),
+        ),
+        engine.ContractFacts(contract_id=3, client_id=2, started_on=dt.date(2026, 2, 1), ended_on=dt.date(2026, 3, 2)),
+    ]
+    as_of = dt.date(2026, 3, 31)
+    # 3m: job 1 (weight 1, positive); 6m adds job 2 (weight 1.5 + 2 periods of 91 days = 3.5, negative).
+    tallies = [(1, 1, 4, 0, 4), (2, 2, 4, 14, 18), (2, 2, 4, 14, 18), (2, 2, 4, 14, 18)]
+    assert engine.from_tallies(tallies, [(3, "no_feedback")], as_of=as_of) == engine.compute(contracts, as_of=as_of)

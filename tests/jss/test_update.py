@@ -1,0 +1,248 @@
+"""The scheduled JSS update: when it runs, chunks, one snapshot per subject, reruns, lost and redelivered
+messages, the outcome of applied requests, and a query count that does not follow the number of subjects.
+
+Tasks run eagerly (conftest); on_commit work runs inside ``django_capture_on_commit_callbacks``."""
+
+import datetime as dt
+import math
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from jss import batch, engine, services, tasks
+from jss.models import ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk
+from perkdesk.marketplace.models import Contract
+from requests_app import services as request_services
+from requests_app.models import RequestEvent
+from tests import factories as f
+from tests.jss.builders import ClientSpec, ContractSpec, SubjectSpec, applied_request, build_world
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = dt.date(2026, 11, 26)
+NOW = timezone.make_aware(dt.datetime(2026, 11, 26, 9, 0))
+
+
+def job(days_ago, client, score=10):
+    end = AS_OF - dt.timedelta(days=days_ago)
+    return ContractSpec(
+        client=client, started_on=end - dt.timedelta(days=20), ended_on=end, last_payment_on=end, private_score=score
+    )
+
+
+def world(n, *, agencies_every=5):
+    """n subjects with two or three jobs each from different clients (some agencies)."""
+    clients = [ClientSpec() for _ in range(4)]
+    subjects = [
+        SubjectSpec(
+            agency=i % agencies_every == 0,
+            contracts=[job(10 + i % 30, 0), job(40, 1 + i % 3, score=10 if i % 4 else 3)]
+            + ([job(90, 3)] if i % 2 else []),
+        )
+        for i in range(n)
+    ]
+    return build_world(clients, subjects)
+
+
+def snapshot_rows():
+    return list(
+        ScoreSnapshot.objects.order_by("pk").values_list(
+            "pk", "freelancer_id", "agency_id", "as_of", "score", "window", "detail", "computed_at"
+        )
+    )
+
+
+def run_task(django_capture_on_commit_callbacks, **kwargs):
+    with django_capture_on_commit_callbacks(execute=True):
+        return tasks.run_scheduled_update.delay(**kwargs).get()
+
+
+def test_every_subject_gets_exactly_one_snapshot_in_several_chunks(settings, django_capture_on_commit_callbacks):
+    settings.JSS_UPDATE_CHUNK_SIZE = 4
+    built = world(13)
+    result = run_task(django_capture_on_commit_callbacks, as_of=AS_OF.isoformat())
+    assert result["outcome"] == "started"
+    update = ScoreUpdate.objects.get(as_of=AS_OF)
+    kinds = {kind: sum(1 for k, _ in built.subjects if k == kind) for kind in ("freelancer", "agency")}
+    assert update.chunks == sum(math.ceil(n / 4) for n in kinds.values()) >= 2
+    assert update.finished_at is not None
+    assert (update.subjects, update.snapshots_written) == (13, 13)
+    assert ScoreSnapshot.objects.filter(as_of=AS_OF).count() == 13
+    for kind, subject_id in built.subjects:
+        snapshot = ScoreSnapshot.objects.get(**{f"{kind}_id": subject_id}, as_of=AS_OF)
+        expected = engine.compute(built.facts[(kind, subject_id)], as_of=AS_OF)
+        assert (snapshot.score, snapshot.window, snapshot.detail) == (expected.score, expected.window, expected.detail)
+    assert not batch.scratch_exists(update.pk)  # the scratch table is dropped at the end
+
+
+def test_rerunning_changes_nothing(settings, django_capture_on_commit_callbacks):
+    settings.JSS_UPDATE_CHUNK_SIZE = 3
+    world(8)
+    run_task(django_capture_on_commit_callbacks, as_of=AS_OF.isoformat())
+    before = snapshot_rows()
+    assert run_task(django_capture_on_commit_callbacks, as_of=AS_OF.isoformat())["outcome"] == "done"
+    assert snapshot_rows() == before
+    # Forced: every subject is scored again, and rows that come out the same are left alone.
+    assert run_task(django_capture_on_commit_callbacks, as_of=AS_OF.isoformat(), force=True)["outcome"] == "started"
+    assert snapshot_rows() == before
+    update = ScoreUpdate.objects.get(as_of=AS_OF)
+    assert (update.subjects, update.snapshots_written, update.forced) == (8, 0, True)
+    assert ScoreUpdate.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("last_days_ago", "force", "outcome"),
+    [
+        pytest.param(None, False, "started", id="first-update"),
+        pytest.param(13, False, "not_due", id="13-days-not-due"),
+        pytest.param(14, False, "started", id="14-days-due"),
+        pytest.param(20, False, "started", id="missed-nights-catch-up"),
+        pytest.param(1, True, "started", id="forced"),
+    ],
+)
+def test_runs_only_when_due(last_days_ago, force, outcome, settings, django_capture_on_commit_callbacks):
+    settings.JSS_UPDATE_EVERY_DAYS = 14
+    world(3)
+    if last_days_ago is not None:
+        f.ScoreUpdateFactory(as_of=AS_OF - dt.timedelta(days=last_days_ago))
+    result = run_task(django_capture_on_commit_callbacks, as_of=AS_OF.isoformat(), force=force)
+    assert result["outcome"] == outcome
+    assert ScoreSnapshot.objects.filter(as_of=AS_OF).count() == (3 if outcome == "started" else 0)
+
+
+def test_a_lost_chunk_message_is_sent_again_by_the_next_nightly_run(settings, django_capture_on_commit_callbacks):
+    settings.JSS_UPDATE_CHUNK_SIZE = 2
+    world(6)
+    with django_capture_on_commit_callbacks(execute=False) as lost:  # the broker lost every chunk message
+        services.start_scheduled_update(as_of=AS_OF, now=NOW)
+    assert len(lost) == ScoreUpdateChunk.objects.count() >= 3
+    assert ScoreSnapshot.objects.count() == 0
+    # The next night is not due for a new update, but it finds this one unfinished and resumes it.
+    result = run_task(django_capture_on_commit_callbacks, as_of=(AS_OF + dt.timedelta(days=1)).isoformat())
+    assert result["outcome"] == "not_due"
+    update = ScoreUpdate.objects.get(as_of=AS_OF)
+    assert update.finished_at is not None
+    assert ScoreSnapshot.objects.filter(as_of=AS_OF).count() == 6
+    assert ScoreUpdate.objects.count() == 1
+
+
+def test_a_redelivered_chunk_changes_nothing(settings, django_capture_on_commit_callbacks):
+    settings.JSS_UPDATE_CHUNK_SIZE = 2
+    world(4)
+    run_task(django_capture_on_commit_callbacks, as_of=AS_OF.isoformat())
+    before = snapshot_rows()
+    chunk = ScoreUpdateChunk.objects.first()
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        assert tasks.score_update_chunk.delay(chunk.pk).get() is None
+        assert tasks.finish_update.delay(chunk.update_id).get() is False
+    assert queued == []
+    assert snapshot_rows() == before
+
+
+def test_chunks_score_straight_from_the_contracts_when_the_scratch_table_is_gone():
+    built = world(5)
+    start = services.start_scheduled_update(as_of=AS_OF, now=NOW, queue=False)
+    batch.drop_scratch(start.update.pk)  # e.g. PostgreSQL restarted: unlogged tables come back empty
+    for chunk_id in start.chunk_ids:
+        services.score_chunk(chunk_id, now=NOW, queue=False)
+    assert services.finish_update(start.update.pk, now=NOW)
+    for key in built.subjects:
+        kind, subject_id = key
+        snapshot = ScoreSnapshot.objects.get(**{f"{kind}_id": subject_id})
+        assert snapshot.detail == engine.compute(built.facts[key], as_of=AS_OF).detail
+
+
+def test_run_update_reports_progress():
+    world(7)
+    seen = []
+    start = services.run_update(as_of=AS_OF, now=NOW, progress=lambda done, total: seen.append((done, total)))
+    assert start.outcome == "started"
+    assert seen[0] == (0, 7) and seen[-1] == (7, 7)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+# --- applied requests: the outcome and its email -----------------------------------------------------------
+
+
+@pytest.fixture
+def top_rated_freelancer():
+    freelancer = f.FreelancerFactory(top_rated=True)
+    good = [
+        f.ContractFactory(
+            freelancer=freelancer, with_feedback=True, ended_on=AS_OF - dt.timedelta(days=20 + i), total_charged=500
+        )
+        for i in range(2)
+    ]
+    bad = f.ContractFactory(freelancer=freelancer, ended_on=AS_OF - dt.timedelta(days=25), total_charged=500)
+    f.FeedbackFactory(contract=bad, negative=True)
+    return freelancer, good, bad
+
+
+def applied_through_the_services(freelancer, contract, django_capture_on_commit_callbacks):
+    agent = f.UserFactory(agent=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        request = request_services.submit_request(
+            requester=freelancer.user, contract_number=contract.number, scope="jss_only", now=NOW - dt.timedelta(days=3)
+        )
+        request_services.approve_request(request, agent=agent, now=NOW - dt.timedelta(days=2))
+    request.refresh_from_db()
+    assert request.status == "applied"
+    return request
+
+
+@pytest.mark.parametrize(
+    ("which", "outcome"),
+    [pytest.param("bad", "excluded", id="negative-excluded"), pytest.param("good", "kept_no_harm", id="positive-kept")],
+)
+def test_the_update_records_each_applied_requests_outcome_and_emails_once(
+    which, outcome, top_rated_freelancer, django_capture_on_commit_callbacks
+):
+    freelancer, good, bad = top_rated_freelancer
+    contract = bad if which == "bad" else good[0]
+    request = applied_through_the_services(freelancer, contract, django_capture_on_commit_callbacks)
+    mail.outbox.clear()
+    run_task(django_capture_on_commit_callbacks, as_of=AS_OF.isoformat())
+    request.refresh_from_db()
+    assert request.jss_outcome == outcome
+    events = RequestEvent.objects.filter(request=request, kind="jss_outcome")
+    assert events.count() == 1
+    message = events.get().message  # it says which update decided it
+    assert AS_OF.isoformat() in message or AS_OF.strftime("%-d %B %Y") in message
+    assert [m.to for m in mail.outbox] == [[freelancer.user.email]]
+    assert request.ticket_number in mail.outbox[0].subject
+
+    # The next update judges it the same way: no new event, no second email.
+    mail.outbox.clear()
+    run_task(django_capture_on_commit_callbacks, as_of=(AS_OF + dt.timedelta(days=14)).isoformat())
+    assert RequestEvent.objects.filter(request=request, kind="jss_outcome").count() == 1
+    assert mail.outbox == []
+    snapshot = ScoreSnapshot.objects.get(freelancer=freelancer, as_of=AS_OF)
+    assert snapshot.detail["exclusions"][0]["contract_id"] == contract.pk
+    assert snapshot.detail["exclusions"][0]["decision"] == outcome
+
+
+# --- query count ------------------------------------------------------------------------------------------
+
+# The whole update (start, two chunks, finish, one changed outcome and its email), savepoints included:
+# 53 on PostgreSQL, 54 on SQLite, at 50 subjects and at 500 alike (a chunk is a fixed handful of queries;
+# chunks hold up to JSS_UPDATE_CHUNK_SIZE = 2000 subjects, so both sizes are one freelancer and one agency
+# chunk).
+UPDATE_QUERY_BUDGET = 54
+
+
+@pytest.mark.parametrize("subjects", [50, 500])
+def test_the_update_query_count_does_not_grow_with_subjects(
+    subjects, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    built = world(subjects)
+    # One applied request whose outcome the update records, in both sizes.
+    kind, subject_id = built.subjects[1]
+    assert kind == "freelancer"
+    contract_id = built.facts[built.subjects[1]][1].contract_id
+    contract = Contract.objects.get(pk=contract_id)
+    applied_request(contract, contract.freelancer.user, at=NOW - dt.timedelta(days=1))
+    with django_assert_max_num_queries(UPDATE_QUERY_BUDGET):
+        run_task(django_capture_on_commit_callbacks, as_of=AS_OF.isoformat())
+    assert ScoreSnapshot.objects.filter(as_of=AS_OF).count() == subjects
+    assert ScoreUpdate.objects.get(as_of=AS_OF).finished_at is not None
