@@ -1,5 +1,7 @@
 """Feedback removal tickets and their timeline."""
 
+import os
+
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import models
@@ -8,9 +10,24 @@ from django.db.models import Q
 from requests_app import domain
 
 
+class PrivateStorage(FileSystemStorage):
+    """Screenshots: outside every web root, with no public URL; they are served by a permission-checked view.
+    The folder is read from PRIVATE_MEDIA_ROOT each time it is used, not when the model class is built."""
+
+    @property
+    def base_location(self):
+        return settings.PRIVATE_MEDIA_ROOT
+
+    @property
+    def location(self):
+        return os.path.abspath(self.base_location)
+
+    def url(self, name):
+        raise ValueError("Screenshots have no public URL; use the requests_app:request_screenshot view.")
+
+
 def private_storage():
-    # Resolved at call time so tests can point PRIVATE_MEDIA_ROOT elsewhere. base_url=None: no public URL.
-    return FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+    return PrivateStorage()
 
 
 class Status(models.TextChoices):
@@ -116,7 +133,19 @@ class RemovalRequest(models.Model):
             models.Index(fields=["freelancer", "-submitted_at"], name="request_freelancer_recent"),
             models.Index(fields=["agency", "-submitted_at"], name="request_agency_recent"),
             models.Index(fields=["-submitted_at"], name="request_submitted_desc"),
-            models.Index(fields=["decided_at"], name="request_decided_at"),
+            # The agents' queue (bench/admin_queue.py): open tickets by deadline, the small set every default
+            # view and SLA filter reads; a final status newest first.
+            models.Index(fields=["sla_due_at", "id"], condition=Q(status__in=OPEN), name="request_open_by_deadline"),
+            models.Index(fields=["status", "-submitted_at", "-id"], name="request_status_recent"),
+            # /desk/ reports read only the index (PostgreSQL INCLUDE; plain indexes elsewhere).
+            models.Index(fields=["sla_due_at"], include=["status", "applied_at"], name="request_deadline_cover"),
+            models.Index(fields=["decided_at"], include=["submitted_at"], name="request_decided_cover"),
+            models.Index(
+                fields=["applied_at"],
+                include=["jss_outcome"],
+                condition=Q(status=Status.APPLIED),
+                name="request_applied_cover",
+            ),
         ]
 
     def __str__(self):

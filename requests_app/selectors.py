@@ -1,8 +1,13 @@
 """Reads shared by views, admin and tasks: the one place that decides joins and scoping."""
 
-from django.db.models import F, Q, QuerySet
+from __future__ import annotations
 
-from jss.models import JssExclusion
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F, Q, QuerySet
+
 from perkdesk.marketplace.models import (
     AGENCY_REQUESTER_ROLES,
     AgencyMembership,
@@ -12,13 +17,27 @@ from perkdesk.marketplace.models import (
     TopRatedPeriod,
 )
 from requests_app.eligibility import EligibilityFacts
-from requests_app.models import OPEN, RemovalRequest, Status
+from requests_app.models import OPEN, EventKind, RemovalRequest, RequestEvent, Status
+
+# What a freelancer may read of their ticket's timeline; everything else is the support team's.
+PUBLIC_EVENT_KINDS = (
+    EventKind.SUBMITTED,
+    EventKind.APPROVED,
+    EventKind.REJECTED,
+    EventKind.WITHDRAWN,
+    EventKind.APPLIED,
+    EventKind.JSS_OUTCOME,
+)
+COUNTED = (Status.APPROVED, Status.APPLIED)
 
 
 def freelancer_for_user(user) -> Freelancer | None:
     if not user.is_authenticated:
         return None
     return Freelancer.objects.filter(user=user).first()
+
+
+# --- tickets ------------------------------------------------------------------------------------
 
 
 def requests_visible_to(user) -> QuerySet[RemovalRequest]:
@@ -28,10 +47,10 @@ def requests_visible_to(user) -> QuerySet[RemovalRequest]:
     return requests_of(user)
 
 
-def requests_of(user) -> QuerySet[RemovalRequest]:
+def requests_of(user, *, freelancer=None) -> QuerySet[RemovalRequest]:
     """The tickets a person filed, their own contracts' tickets, and those of agencies they may act for."""
     qs = RemovalRequest.objects.select_related("contract", "contract__client", "agency", "freelancer")
-    freelancer = freelancer_for_user(user)
+    freelancer = freelancer or freelancer_for_user(user)
     scope = Q(requested_by=user)
     if freelancer is not None:
         scope |= Q(freelancer=freelancer, agency__isnull=True)
@@ -42,11 +61,69 @@ def requests_of(user) -> QuerySet[RemovalRequest]:
     return qs.filter(scope).distinct()
 
 
+def request_for_owner(user, ticket_number) -> RemovalRequest | None:
+    """A ticket its owner may act on (withdraw), or None: staff are not owners."""
+    return requests_of(user).filter(ticket_number=ticket_number).first()
+
+
+def request_for_viewer(user, ticket_number) -> RemovalRequest | None:
+    """A ticket the user may read (owner or staff), or None; the caller answers 404 either way."""
+    return requests_visible_to(user).select_related("requested_by").filter(ticket_number=ticket_number).first()
+
+
+def public_timeline(removal_request) -> list[RequestEvent]:
+    """The events a freelancer sees: public ones of the public kinds, never notes, claims or emails."""
+    return list(
+        removal_request.events.filter(public=True, kind__in=PUBLIC_EVENT_KINDS)
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+
+
+# --- contracts and agencies -----------------------------------------------------------------------
+
+
 def contract_for_number(contract_number) -> Contract | None:
     number = str(contract_number or "").strip()
     if not number.isdigit():
         return None
-    return Contract.objects.select_related("freelancer", "agency", "client", "feedback").filter(number=number).first()
+    return (
+        Contract.objects.select_related("freelancer", "agency", "client", "feedback", "jss_exclusion")
+        .filter(number=number)
+        .first()
+    )
+
+
+def memberships_of(freelancer) -> dict[int, AgencyMembership]:
+    """The freelancer's agency memberships keyed by agency id, with the agency loaded."""
+    if freelancer is None:
+        return {}
+    rows = AgencyMembership.objects.filter(freelancer=freelancer).select_related("agency").order_by("agency__name")
+    return {m.agency_id: m for m in rows}
+
+
+def agencies_user_may_act_for(user, *, freelancer=None):
+    """Agencies whose contracts this person may ask about (owner, business manager, admin), by name."""
+    freelancer = freelancer or freelancer_for_user(user)
+    return [m.agency for m in memberships_of(freelancer).values() if m.role in AGENCY_REQUESTER_ROLES]
+
+
+def contracts_of(freelancer, memberships) -> QuerySet[Contract]:
+    """A person's contracts page: their own contracts, those they worked on for an agency they still
+    belong to, and every contract of the agencies they may act for. Active first, then most recent."""
+    agency_ids = [m.agency_id for m in memberships.values() if m.role in AGENCY_REQUESTER_ROLES]
+    scope = Q(freelancer=freelancer, agency__isnull=True) | Q(freelancer=freelancer, agency_id__in=list(memberships))
+    if agency_ids:
+        scope |= Q(agency_id__in=agency_ids)
+    return (
+        Contract.objects.filter(scope)
+        .select_related("client", "agency", "feedback", "jss_exclusion")
+        # Active contracts first (no end date), then the most recently ended.
+        .order_by(F("ended_on").desc(nulls_first=True), "-started_on", "number")
+    )
+
+
+# --- eligibility facts ------------------------------------------------------------------------------
 
 
 def subject_filter(*, freelancer_id, agency_id, prefix="") -> Q:
@@ -56,71 +133,129 @@ def subject_filter(*, freelancer_id, agency_id, prefix="") -> Q:
     return Q(**{f"{prefix}freelancer_id": freelancer_id, f"{prefix}agency__isnull": True})
 
 
-def top_rated_state(*, freelancer_id, agency_id, today):
-    """(Top Rated on `today`, status loss date, loss reason), from the latest period begun by then."""
-    periods = TopRatedPeriod.objects.filter(
-        Q(agency_id=agency_id) if agency_id is not None else Q(freelancer_id=freelancer_id),
-        started_on__lte=today,
-    ).order_by(F("ended_on").desc(nulls_first=True), "-started_on")
-    latest = periods.values("ended_on", "loss_reason").first()
-    if latest is None:
+def subject_key(contract) -> tuple[str, int]:
+    if contract.agency_id is not None:
+        return ("agency", contract.agency_id)
+    return ("freelancer", contract.freelancer_id)
+
+
+def latest_period_state(periods: Iterable[dict], *, today) -> tuple[bool, dt.date | None, str | None]:
+    """(Top Rated on `today`, status loss date, loss reason) from a subject's period rows
+    (``started_on``, ``ended_on``, ``loss_reason``): the latest period begun by then decides."""
+    begun = [p for p in periods if p["started_on"] <= today]
+    if not begun:
         return False, None, None
+    # Current (open) periods first, then the latest end, then the latest start.
+    latest = max(begun, key=lambda p: (p["ended_on"] is None, p["ended_on"] or dt.date.min, p["started_on"]))
     if latest["ended_on"] is None or latest["ended_on"] > today:
         return True, None, None
     return False, latest["ended_on"], latest["loss_reason"]
 
 
-def eligibility_facts(
-    *, requester, contract_number, agency=None, has_screenshot=False, today
-) -> tuple[EligibilityFacts, Contract | None]:
-    """Everything the pure rules need, read in a handful of queries."""
-    freelancer = freelancer_for_user(requester)
-    contract = contract_for_number(contract_number)
-    base = dict(
-        today=today,
-        contract_number=str(contract_number or "").strip(),
-        has_screenshot=has_screenshot,
-        requester_account_status=freelancer.account_status if freelancer else "inactive",
+def top_rated_state(*, freelancer_id, agency_id, today):
+    """(Top Rated on `today`, status loss date, loss reason), from the latest period begun by then."""
+    subject = Q(agency_id=agency_id) if agency_id is not None else Q(freelancer_id=freelancer_id)
+    periods = TopRatedPeriod.objects.filter(subject, started_on__lte=today).values(
+        "started_on", "ended_on", "loss_reason"
     )
-    if contract is None or freelancer is None or (agency is not None and contract.agency_id != agency.pk):
-        return EligibilityFacts(contract_found=False, is_own_contract=False, **base), None
+    return latest_period_state(periods, today=today)
 
-    role = None
-    if contract.agency_id is not None:
-        role = (
-            AgencyMembership.objects.filter(agency_id=contract.agency_id, freelancer=freelancer)
-            .values_list("role", flat=True)
-            .first()
+
+@dataclass(frozen=True)
+class TicketRow:
+    ticket_number: str
+    contract_id: int
+    status: str
+    is_special_offer: bool
+    submitted_on: dt.date
+
+
+@dataclass
+class SubjectState:
+    """What the rules need to know about one JSS subject, whichever of its contracts is asked about."""
+
+    top_rated_now: bool = False
+    status_lost_on: dt.date | None = None
+    status_loss_reason: str | None = None
+    # The subject's submitted, approved and applied tickets.
+    tickets: list[TicketRow] = field(default_factory=list)
+    last_counted_on: dt.date | None = None
+    upwork_jobs_ended_since: int = 0
+
+
+def subject_states(keys: Iterable[tuple[str, int]], *, today) -> dict[tuple[str, int], SubjectState]:
+    """Eligibility state of several subjects at once: three queries however many subjects and contracts."""
+    keys = set(keys)
+    states = {key: SubjectState() for key in keys}
+    if not keys:
+        return states
+    freelancer_ids = [pk for kind, pk in keys if kind == "freelancer"]
+    agency_ids = [pk for kind, pk in keys if kind == "agency"]
+
+    periods: dict[tuple[str, int], list[dict]] = {key: [] for key in keys}
+    period_scope = Q(freelancer_id__in=freelancer_ids) | Q(agency_id__in=agency_ids)
+    for row in TopRatedPeriod.objects.filter(period_scope, started_on__lte=today).values(
+        "freelancer_id", "agency_id", "started_on", "ended_on", "loss_reason"
+    ):
+        key = ("agency", row["agency_id"]) if row["agency_id"] is not None else ("freelancer", row["freelancer_id"])
+        periods[key].append(row)
+    for key, rows in periods.items():
+        state = states[key]
+        state.top_rated_now, state.status_lost_on, state.status_loss_reason = latest_period_state(rows, today=today)
+
+    subjects = Q(freelancer_id__in=freelancer_ids, agency__isnull=True) | Q(agency_id__in=agency_ids)
+    for row in RemovalRequest.objects.filter(subjects, status__in=[*OPEN, Status.APPLIED]).values(
+        "ticket_number", "contract_id", "freelancer_id", "agency_id", "status", "is_special_offer", "submitted_at"
+    ):
+        key = ("agency", row["agency_id"]) if row["agency_id"] is not None else ("freelancer", row["freelancer_id"])
+        submitted_on = row["submitted_at"].date()
+        states[key].tickets.append(
+            TicketRow(row["ticket_number"], row["contract_id"], row["status"], row["is_special_offer"], submitted_on)
         )
-    subject = subject_filter(freelancer_id=contract.freelancer_id, agency_id=contract.agency_id)
-    feedback = getattr(contract, "feedback", None) if hasattr(contract, "feedback") else None
-    top_rated_now, lost_on, loss_reason = top_rated_state(
-        freelancer_id=contract.freelancer_id, agency_id=contract.agency_id, today=today
-    )
-    open_requests = list(
-        RemovalRequest.objects.filter(status__in=OPEN)
-        .filter(subject | Q(contract=contract))
-        .values("contract_id", "is_special_offer")
-    )
-    last_counted = (
-        RemovalRequest.objects.filter(subject, is_special_offer=False, status__in=[Status.APPROVED, Status.APPLIED])
-        .order_by("-submitted_at")
-        .values_list("submitted_at", flat=True)
-        .first()
-    )
-    jobs_since = 0
-    if last_counted is not None:
-        jobs_since = Contract.objects.filter(
-            subject,
-            platform=Platform.UPWORK,
-            ended_on__gt=last_counted.date(),
-            ended_on__lte=today,
-        ).count()
-    already_removed = (
-        JssExclusion.objects.filter(contract=contract).exists()
-        or RemovalRequest.objects.filter(contract=contract, status=Status.APPLIED).exists()
-    )
-    facts = EligibilityFacts(
+        if row["status"] in COUNTED and not row["is_special_offer"]:
+            last = states[key].last_counted_on
+            states[key].last_counted_on = submitted_on if last is None else max(last, submitted_on)
+
+    # Upwork contracts of each subject ended since its previous counted request: one grouped query.
+    since = [(key, state.last_counted_on) for key, state in states.items() if state.last_counted_on]
+    if since:
+        jobs = Q(pk__in=[])
+        for (kind, pk), day in since:
+            scope = subject_filter(
+                freelancer_id=pk if kind == "freelancer" else None, agency_id=pk if kind == "agency" else None
+            )
+            jobs |= scope & Q(ended_on__gt=day)
+        counts = (
+            Contract.objects.filter(jobs, platform=Platform.UPWORK, ended_on__lte=today)
+            .values("freelancer_id", "agency_id")
+            .annotate(n=Count("id"))
+        )
+        for row in counts:
+            if row["agency_id"] is not None:
+                key = ("agency", row["agency_id"])
+            else:
+                key = ("freelancer", row["freelancer_id"])
+            if key in states and states[key].last_counted_on:
+                states[key].upwork_jobs_ended_since += row["n"]
+    return states
+
+
+def contract_eligibility_facts(
+    *, contract, freelancer, memberships, state: SubjectState, today, has_screenshot=False, contract_number=None
+) -> EligibilityFacts:
+    """The facts about one contract the requester owns, or works on through an agency."""
+    role = memberships[contract.agency_id].role if contract.agency_id in memberships else None
+    feedback = getattr(contract, "feedback", None) if _loaded(contract, "feedback") else None
+    open_here = [t for t in state.tickets if t.status in OPEN and t.contract_id == contract.pk]
+    open_elsewhere = [
+        t for t in state.tickets if t.status in OPEN and not t.is_special_offer and t.contract_id != contract.pk
+    ]
+    applied_here = any(t.status == Status.APPLIED and t.contract_id == contract.pk for t in state.tickets)
+    return EligibilityFacts(
+        today=today,
+        contract_number=str(contract_number if contract_number is not None else contract.number).strip(),
+        has_screenshot=has_screenshot,
+        requester_account_status=freelancer.account_status,
         contract_found=True,
         is_own_contract=contract.agency_id is None and contract.freelancer_id == freelancer.pk,
         agency_contract=contract.agency_id is not None,
@@ -129,17 +264,61 @@ def eligibility_facts(
         contract_ended=contract.ended_on is not None and contract.ended_on <= today,
         platform=contract.platform,
         has_feedback=feedback is not None and not feedback.is_empty,
-        already_removed=already_removed,
+        already_removed=applied_here or _loaded(contract, "jss_exclusion"),
         is_special_offer=contract.is_special_offer,
-        subject_open_regular_request=any(
-            not r["is_special_offer"] and r["contract_id"] != contract.pk for r in open_requests
-        ),
-        contract_open_request=any(r["contract_id"] == contract.pk for r in open_requests),
-        subject_top_rated_now=top_rated_now,
-        status_lost_on=lost_on,
-        status_loss_reason=loss_reason,
-        last_counted_request_submitted_on=last_counted.date() if last_counted else None,
-        upwork_jobs_ended_since=jobs_since,
-        **base,
+        subject_open_regular_request=bool(open_elsewhere),
+        contract_open_request=bool(open_here),
+        subject_top_rated_now=state.top_rated_now,
+        status_lost_on=state.status_lost_on,
+        status_loss_reason=state.status_loss_reason,
+        last_counted_request_submitted_on=state.last_counted_on,
+        upwork_jobs_ended_since=state.upwork_jobs_ended_since,
+    )
+
+
+def _loaded(contract, relation) -> bool:
+    """Whether a reverse one-to-one (loaded by ``select_related``) exists, without another query."""
+    try:
+        getattr(contract, relation)
+    except (Contract.feedback.RelatedObjectDoesNotExist, Contract.jss_exclusion.RelatedObjectDoesNotExist):
+        return False
+    return True
+
+
+def eligibility_facts(
+    *, requester, contract_number, agency=None, has_screenshot=False, today
+) -> tuple[EligibilityFacts, Contract | None]:
+    """Everything the pure rules need about one contract, read in a handful of queries."""
+    freelancer = freelancer_for_user(requester)
+    contract = contract_for_number(contract_number)
+    number = str(contract_number or "").strip()
+    memberships = memberships_of(freelancer) if contract is not None and contract.agency_id else {}
+    belongs = (
+        freelancer is not None
+        and contract is not None
+        and (agency is None or contract.agency_id == agency.pk)
+        and (contract.agency_id in memberships if contract.agency_id else contract.freelancer_id == freelancer.pk)
+    )
+    if not belongs:
+        # Unknown and someone else's contract look alike: only facts about the requester are used.
+        facts = EligibilityFacts(
+            today=today,
+            contract_number=number,
+            has_screenshot=has_screenshot,
+            requester_account_status=freelancer.account_status if freelancer else "inactive",
+            contract_found=False,
+            is_own_contract=False,
+        )
+        return facts, None
+    key = subject_key(contract)
+    state = subject_states([key], today=today)[key]
+    facts = contract_eligibility_facts(
+        contract=contract,
+        freelancer=freelancer,
+        memberships=memberships,
+        state=state,
+        today=today,
+        has_screenshot=has_screenshot,
+        contract_number=number,
     )
     return facts, contract

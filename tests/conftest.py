@@ -39,6 +39,17 @@ def _isolated_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache (Redis under make test) and user ids restart with every test
+    database: start each test with an empty cache so no count leaks from an earlier test or run."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery():
     from perkdesk.celery import app
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from requests_app import domain, selectors
 from requests_app.eligibility import EligibilityReport, NotEligible, Reason, evaluate
-from requests_app.models import EventKind, RemovalRequest, Status
+from requests_app.models import EventKind, RemovalRequest, Status, private_storage
 from requests_app.screenshots import check_screenshot
 from requests_app.services.common import (
     PermissionDenied,
@@ -52,6 +52,8 @@ def submit_request(*, requester, contract_number, scope, agency=None, screenshot
     if scope not in domain.SCOPES:
         raise ValueError(f"scope must be one of {', '.join(domain.SCOPES)}")
     checked = check_screenshot(screenshot) if screenshot else None
+    # Resolved now, not when the model class was built, so PRIVATE_MEDIA_ROOT is always the current one.
+    storage = private_storage()
     stored_name = None
     try:
         with transaction.atomic():
@@ -77,9 +79,7 @@ def submit_request(*, requester, contract_number, scope, agency=None, screenshot
                 sla_due_at=now + dt.timedelta(days=settings.PERK_SLA_DAYS),
             )
             if checked is not None:
-                stored_name = removal_request.screenshot.storage.save(
-                    f"screenshots/{checked.random_name()}", ContentFile(checked.content)
-                )
+                stored_name = storage.save(f"screenshots/{checked.random_name()}", ContentFile(checked.content))
                 removal_request.screenshot.name = stored_name
                 removal_request.screenshot_content_type = checked.content_type
             _insert_with_ticket_number(removal_request)
@@ -93,7 +93,7 @@ def submit_request(*, requester, contract_number, scope, agency=None, screenshot
             email_after_commit(removal_request, "submitted")
     except BaseException:
         if stored_name:
-            RemovalRequest._meta.get_field("screenshot").storage.delete(stored_name)
+            storage.delete(stored_name)
         raise
     logger.info(
         "removal request submitted", extra={"ticket": removal_request.ticket_number, "contract": contract.number}
@@ -117,10 +117,38 @@ def _insert_with_ticket_number(removal_request):
             return
         except IntegrityError as exc:
             removal_request.pk = None
-            if "ticket_number" in str(exc):
+            violated = _violated_constraint(exc)
+            if violated == "ticket_number":
                 continue
-            raise NotEligible([REQUEST_OPEN]) from exc
+            if violated == "open_request":
+                raise NotEligible([REQUEST_OPEN]) from exc
+            raise
     raise RuntimeError("could not find a free ticket number")
+
+
+OPEN_REQUEST_CONSTRAINTS = (
+    "request_one_open_regular_per_freelancer",
+    "request_one_open_regular_per_agency",
+    "request_one_open_per_contract",
+)
+# SQLite names the columns of a violated unique index, not the index.
+_SQLITE_OPEN_REQUEST_COLUMNS = tuple(
+    f"requests_app_removalrequest.{column}" for column in ("freelancer_id", "agency_id", "contract_id")
+)
+
+
+def _violated_constraint(exc) -> str | None:
+    """ "ticket_number", "open_request" or None (anything else is a bug and must surface as one)."""
+    diag = getattr(exc.__cause__, "diag", None)
+    name = getattr(diag, "constraint_name", None) or ""
+    text = str(exc)
+    if "ticket_number" in name or "UNIQUE constraint failed: requests_app_removalrequest.ticket_number" in text:
+        return "ticket_number"
+    if name in OPEN_REQUEST_CONSTRAINTS or (
+        "UNIQUE constraint failed" in text and any(column in text for column in _SQLITE_OPEN_REQUEST_COLUMNS)
+    ):
+        return "open_request"
+    return None
 
 
 def withdraw_request(removal_request, *, requester, now=None) -> RemovalRequest:
