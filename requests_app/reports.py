@@ -1,0 +1,351 @@
+"""The figures of /desk/: each one is a SQL aggregate over the tickets, never a loop over them in Python.
+
+Counts name a non-null column the query already reads (``Count("sla_due_at")``, not ``Count("pk")``) so
+PostgreSQL answers from the covering indexes of migration 0004 without visiting the table.
+
+Definitions (shown on the page too):
+
+- **At risk**: open (submitted or approved) with less than ``PERK_SLA_DAYS - PERK_SLA_WARNING_DAYS`` days
+  (48 hours by default) left before ``sla_due_at``; **breached**: open and past ``sla_due_at``.
+- **SLA compliance** over the last N days: of the requests whose deadline fell in those days and that were
+  not rejected or withdrawn (the perk owed them an exclusion), the share applied by ``sla_due_at``
+  (``submitted_at`` + ``PERK_SLA_DAYS``). A request still open past its deadline counts as late.
+- **Time to decision**: ``decided_at`` − ``submitted_at`` of the requests approved or rejected in the window.
+  The median is PostgreSQL's ``percentile_cont(0.5)``; SQLite (development only) has no percentile
+  function, so there SQL groups the durations into whole minutes and Python finds the median of those
+  few hundred groups.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Func, IntegerField, Q
+from django.db.models.functions import TruncWeek
+
+from requests_app.models import OPEN, JssOutcome, RemovalRequest, Status
+
+WINDOWS = (30, 90)
+WEEKS = 12
+URGENT_LIMIT = 25
+
+
+def duration_text(delta: dt.timedelta) -> str:
+    """``2d 4h``, ``5h 10m``, ``12m``: the two largest units, rounded down."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m"
+
+
+def at_risk_window() -> dt.timedelta:
+    """How long before the deadline a ticket is at risk: when the sweep raises the at-risk alert."""
+    return dt.timedelta(days=max(1, settings.PERK_SLA_DAYS - settings.PERK_SLA_WARNING_DAYS))
+
+
+def open_requests():
+    return RemovalRequest.objects.filter(status__in=OPEN)
+
+
+def at_risk_q(now) -> Q:
+    return Q(status__in=OPEN, sla_due_at__gte=now, sla_due_at__lt=now + at_risk_window())
+
+
+def breached_q(now) -> Q:
+    return Q(status__in=OPEN, sla_due_at__lt=now)
+
+
+# --- the queues -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    submitted_unassigned: int
+    mine: int
+    approved_waiting: int
+    at_risk: int
+    breached: int
+    open: int
+
+
+def queue_counts(*, user, now) -> QueueCounts:
+    """Every queue in one aggregate over the open tickets (a partial index keeps that set small)."""
+    row = open_requests().aggregate(
+        submitted_unassigned=Count("sla_due_at", filter=Q(status=Status.SUBMITTED, assigned_to__isnull=True)),
+        mine=Count("sla_due_at", filter=Q(assigned_to_id=user.pk)),
+        approved_waiting=Count("sla_due_at", filter=Q(status=Status.APPROVED)),
+        at_risk=Count("sla_due_at", filter=Q(sla_due_at__gte=now, sla_due_at__lt=now + at_risk_window())),
+        breached=Count("sla_due_at", filter=Q(sla_due_at__lt=now)),
+        open=Count("sla_due_at"),
+    )
+    return QueueCounts(**row)
+
+
+def urgent_tickets(*, now, breached: bool, limit=URGENT_LIMIT):
+    """The most urgent breached (or at-risk) tickets, soonest deadline first."""
+    return list(
+        RemovalRequest.objects.filter(breached_q(now) if breached else at_risk_q(now))
+        .select_related("contract", "freelancer", "agency", "assigned_to")
+        .only(
+            "ticket_number",
+            "status",
+            "sla_due_at",
+            "submitted_at",
+            "contract__number",
+            "freelancer__name",
+            "agency__name",
+            "assigned_to__username",
+            "assigned_to__first_name",
+            "assigned_to__last_name",
+        )
+        .order_by("sla_due_at", "pk")[:limit]
+    )
+
+
+# --- SLA compliance and time to decision ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Compliance:
+    days: int
+    due: int
+    on_time: int
+
+    @property
+    def share(self) -> float | None:
+        return self.on_time / self.due if self.due else None
+
+
+def _on_time_q() -> Q:
+    return Q(status=Status.APPLIED, applied_at__lte=F("sla_due_at"))
+
+
+def _owed_q() -> Q:
+    # Rejected and withdrawn requests were never owed an exclusion.
+    return Q(status__in=[Status.SUBMITTED, Status.APPROVED, Status.APPLIED])
+
+
+def sla_compliance(*, now, windows=WINDOWS, deadline_weeks=None) -> list[Compliance]:
+    """Compliance over each window, summed from the per-week groups of ``by_deadline_week``."""
+    rows = by_deadline_week(now=now, windows=windows) if deadline_weeks is None else deadline_weeks
+    return [
+        Compliance(
+            days=days,
+            due=sum(row[f"due_{days}"] for row in rows.values()),
+            on_time=sum(row[f"on_time_{days}"] for row in rows.values()),
+        )
+        for days in windows
+    ]
+
+
+class Median(Aggregate):
+    """PostgreSQL's exact median; over an interval it returns an interval."""
+
+    function = "percentile_cont"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
+class WholeMinutesBetween(Func):
+    """SQLite only: whole minutes from the first timestamp to the second."""
+
+    template = "CAST(ROUND((julianday(%(expressions)s)) * 86400) AS INTEGER) / 60"
+    arg_joiner = ") - julianday("
+    output_field = IntegerField()
+
+
+@dataclass(frozen=True)
+class DecisionTime:
+    days: int
+    decided: int
+    median: dt.timedelta | None
+
+
+def decision_times(*, now, windows=WINDOWS) -> list[DecisionTime]:
+    longest = max(windows)
+    decided = RemovalRequest.objects.filter(decided_at__gt=now - dt.timedelta(days=longest), decided_at__lte=now)
+    since = {days: Q(decided_at__gt=now - dt.timedelta(days=days)) for days in windows}
+    if connection.vendor == "postgresql":
+        duration = ExpressionWrapper(F("decided_at") - F("submitted_at"), output_field=DurationField())
+        figures = {}
+        for days in windows:
+            figures[f"n_{days}"] = Count("decided_at", filter=since[days])
+            figures[f"median_{days}"] = Median(duration, filter=since[days], output_field=DurationField())
+        row = decided.aggregate(**figures)
+        return [DecisionTime(days, row[f"n_{days}"], row[f"median_{days}"]) for days in windows]
+    # Portable fallback: a histogram of whole minutes from SQL; Python only reads the (few) groups.
+    groups = list(
+        decided.annotate(minutes=WholeMinutesBetween("decided_at", "submitted_at"))
+        .values("minutes")
+        .annotate(**{f"n_{days}": Count("decided_at", filter=since[days]) for days in windows})
+        .order_by("minutes")
+    )
+    result = []
+    for days in windows:
+        histogram = [(g["minutes"], g[f"n_{days}"]) for g in groups if g[f"n_{days}"]]
+        total = sum(n for _, n in histogram)
+        minutes = median_of_histogram(histogram, total)
+        result.append(DecisionTime(days, total, None if minutes is None else dt.timedelta(minutes=minutes)))
+    return result
+
+
+def median_of_histogram(histogram, total):
+    """The median of ``total`` values given as sorted (value, count) pairs; None when there are none."""
+    if not total:
+        return None
+    middle = [(total - 1) // 2, total // 2]  # the one or two middle positions, 0-based
+    found = []
+    seen = 0
+    for value, count in histogram:
+        while middle and middle[0] < seen + count:
+            found.append(value)
+            middle.pop(0)
+        seen += count
+    return sum(found) / len(found)
+
+
+# --- outcomes and throughput ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    days: int
+    applied: int
+    excluded: int
+    kept_no_harm: int
+    pending: int
+
+
+def outcomes(*, now, windows=WINDOWS, applied_weeks=None) -> list[Outcomes]:
+    """What the JSS update decided for the requests applied in each window, from ``by_applied_week``."""
+    rows = by_applied_week(now=now, windows=windows) if applied_weeks is None else applied_weeks
+
+    def total(name):
+        return sum(row[name] for row in rows.values())
+
+    return [
+        Outcomes(
+            days=days,
+            applied=total(f"applied_{days}"),
+            excluded=total(f"{JssOutcome.EXCLUDED}_{days}"),
+            kept_no_harm=total(f"{JssOutcome.KEPT_NO_HARM}_{days}"),
+            pending=total(f"{JssOutcome.PENDING}_{days}"),
+        )
+        for days in windows
+    ]
+
+
+@dataclass(frozen=True)
+class Week:
+    starts_on: dt.date
+    submitted: int = 0
+    applied: int = 0
+    due: int = 0
+    on_time: int = 0
+
+    @property
+    def compliance(self) -> float | None:
+        return self.on_time / self.due if self.due else None
+
+
+def week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _per_week(queryset, column, *, since, now, **counts) -> dict[dt.date, dict]:
+    """One GROUP BY week over ``column`` in (since, now]: {monday: {count name: value}}."""
+    rows = (
+        queryset.order_by()
+        .filter(**{f"{column}__gt": since, f"{column}__lte": now})
+        .annotate(week=TruncWeek(column, tzinfo=dt.UTC))
+        .values("week")
+        .annotate(**counts)
+    )
+    return {_as_date(row.pop("week")): row for row in rows}
+
+
+def _reach(now, windows, weeks) -> dt.datetime:
+    """From when the grouped queries read: the longest window or the first charted week, whichever is older."""
+    first = dt.datetime.combine(first_week(now, weeks), dt.time.min, tzinfo=dt.UTC)
+    return min(now - dt.timedelta(days=max(windows)), first)
+
+
+def first_week(now, weeks=WEEKS) -> dt.date:
+    return week_start(now.date()) - dt.timedelta(weeks=weeks - 1)
+
+
+def by_deadline_week(*, now, windows=WINDOWS, weeks=WEEKS) -> dict[dt.date, dict]:
+    """Requests owed an exclusion, grouped by the week of their deadline: due and on time per week and per
+    window. One query feeds both the compliance figures and the weekly compliance chart."""
+    counts = {"due": Count("sla_due_at"), "on_time": Count("sla_due_at", filter=_on_time_q())}
+    for days in windows:
+        since = Q(sla_due_at__gt=now - dt.timedelta(days=days))
+        counts[f"due_{days}"] = Count("sla_due_at", filter=since)
+        counts[f"on_time_{days}"] = Count("sla_due_at", filter=since & _on_time_q())
+    queryset = RemovalRequest.objects.filter(_owed_q())
+    return _per_week(queryset, "sla_due_at", since=_reach(now, windows, weeks), now=now, **counts)
+
+
+def by_applied_week(*, now, windows=WINDOWS, weeks=WEEKS) -> dict[dt.date, dict]:
+    """Applied requests grouped by the week they were applied, with each window's JSS outcomes."""
+    counts = {"applied": Count("applied_at")}
+    for days in windows:
+        since = Q(applied_at__gt=now - dt.timedelta(days=days))
+        counts[f"applied_{days}"] = Count("applied_at", filter=since)
+        for outcome in (JssOutcome.EXCLUDED, JssOutcome.KEPT_NO_HARM, JssOutcome.PENDING):
+            counts[f"{outcome}_{days}"] = Count("applied_at", filter=since & Q(jss_outcome=outcome))
+    queryset = RemovalRequest.objects.filter(status=Status.APPLIED)
+    return _per_week(queryset, "applied_at", since=_reach(now, windows, weeks), now=now, **counts)
+
+
+def weekly(*, now, weeks=WEEKS, deadline_weeks=None, applied_weeks=None) -> list[Week]:
+    """Submitted, applied and SLA compliance per ISO week (Monday first), the last ``weeks`` weeks including
+    this one."""
+    first = first_week(now, weeks)
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=dt.UTC)
+    submitted = _per_week(RemovalRequest.objects, "submitted_at", since=start, now=now, submitted=Count("submitted_at"))
+    applied = by_applied_week(now=now, weeks=weeks) if applied_weeks is None else applied_weeks
+    due = by_deadline_week(now=now, weeks=weeks) if deadline_weeks is None else deadline_weeks
+    result = []
+    for index in range(weeks):
+        day = first + dt.timedelta(weeks=index)
+        result.append(
+            Week(
+                day,
+                submitted=submitted.get(day, {}).get("submitted", 0),
+                applied=applied.get(day, {}).get("applied", 0),
+                due=due.get(day, {}).get("due", 0),
+                on_time=due.get(day, {}).get("on_time", 0),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class DeskReport:
+    compliance: list[Compliance]
+    decision_times: list[DecisionTime]
+    outcomes: list[Outcomes]
+    weeks: list[Week]
+
+
+def desk_report(*, now) -> DeskReport:
+    """Every report of /desk/ in four queries: by deadline week, by applied week, submitted per week and the
+    medians."""
+    deadline_weeks = by_deadline_week(now=now)
+    applied_weeks = by_applied_week(now=now)
+    return DeskReport(
+        compliance=sla_compliance(now=now, deadline_weeks=deadline_weeks),
+        decision_times=decision_times(now=now),
+        outcomes=outcomes(now=now, applied_weeks=applied_weeks),
+        weeks=weekly(now=now, deadline_weeks=deadline_weeks, applied_weeks=applied_weeks),
+    )
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
