@@ -6,8 +6,8 @@ same transaction, and queue the task and the email with ``on_commit``.
 
 from requests_app.domain import InvalidTransition
 from requests_app.eligibility import NotEligible
-from requests_app.services.applying import apply_exclusion, record_jss_outcome
-from requests_app.services.common import PermissionDenied
+from requests_app.services.applying import apply_exclusion, record_jss_outcome, send_sla_alert, sweep
+from requests_app.services.common import PermissionDenied, queue_failures
 from requests_app.services.decisions import add_note, approve_request, claim_request, reassign_request, reject_request
 from requests_app.services.submission import check_eligibility, submit_request, withdraw_request
 
@@ -15,6 +15,7 @@ __all__ = [
     "InvalidTransition",
     "NotEligible",
     "PermissionDenied",
+    "queue_failures",
     "add_note",
     "apply_exclusion",
     "approve_request",
@@ -23,6 +24,8 @@ __all__ = [
     "reassign_request",
     "record_jss_outcome",
     "reject_request",
+    "send_sla_alert",
     "submit_request",
+    "sweep",
     "withdraw_request",
 ]

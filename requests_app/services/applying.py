@@ -1,16 +1,31 @@
-"""Making an approved request take effect, and what the JSS update later decides about it."""
+"""Making an approved request take effect, the SLA sweep behind the 7-day promise, and what the JSS update
+later decides about an applied request."""
 
+import datetime as dt
 import logging
+from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.template.loader import render_to_string
+from django.utils import dateformat, timezone
 
 from jss.models import JssExclusion
 from perkdesk.marketplace.models import Feedback
 from requests_app import domain
-from requests_app.models import EventKind, RemovalRequest, Status
-from requests_app.services.common import email_after_commit, now_or, record_event
+from requests_app.eligibility import format_date
+from requests_app.models import OPEN, EventKind, RemovalRequest, RequestEvent, Status
+from requests_app.services.common import email_after_commit, now_or, queue_after_commit, record_event
 
 logger = logging.getLogger(__name__)
+
+LEADS_GROUP = "Support leads"
+
+
+# --- applying one request -------------------------------------------------------------------------
 
 
 def apply_exclusion(request_id, *, now=None) -> bool:
@@ -21,30 +36,228 @@ def apply_exclusion(request_id, *, now=None) -> bool:
         locked = RemovalRequest.objects.select_for_update().filter(pk=request_id).first()
         if locked is None or locked.status != Status.APPROVED:
             return False
-        locked.status = domain.next_status(locked.status, domain.APPLY)
-        locked.applied_at = now
-        locked.save(update_fields=["status", "applied_at"])
-        JssExclusion.objects.get_or_create(
-            contract_id=locked.contract_id, defaults={"removal_request": locked, "created_at": now}
-        )
-        hidden = False
-        if locked.scope == domain.HIDE_PROFILE_AND_JSS:
-            hidden = bool(
-                Feedback.objects.filter(contract_id=locked.contract_id, hidden_on_profile=False).update(
-                    hidden_on_profile=True, hidden_at=now
-                )
-            )
-        message = "The contract is now excluded from your Job Success Score calculations"
-        message += (
-            "; its feedback is hidden on your profile."
-            if hidden or locked.scope == domain.HIDE_PROFILE_AND_JSS
-            else "."
-        )
-        record_event(locked, EventKind.APPLIED, now=now, message=message)
-        email_after_commit(locked, "applied")
+        _apply_locked(locked, now=now)
     logger.info("exclusion applied", extra={"ticket": locked.ticket_number})
     return True
 
+
+def _apply_locked(locked, *, now):
+    """The apply transition on a row this transaction has locked."""
+    locked.status = domain.next_status(locked.status, domain.APPLY)
+    locked.applied_at = now
+    locked.save(update_fields=["status", "applied_at"])
+    JssExclusion.objects.get_or_create(
+        contract_id=locked.contract_id, defaults={"removal_request": locked, "created_at": now}
+    )
+    hide = locked.scope == domain.HIDE_PROFILE_AND_JSS
+    if hide:
+        Feedback.objects.filter(contract_id=locked.contract_id, hidden_on_profile=False).update(
+            hidden_on_profile=True, hidden_at=now
+        )
+    whose = "the agency's" if locked.agency_id else "your"
+    message = f"The contract is now excluded from {whose} Job Success Score calculations"
+    message += f"; its feedback is hidden on {whose} profile." if hide else "."
+    record_event(locked, EventKind.APPLIED, now=now, message=message)
+    email_after_commit(locked, "applied")
+
+
+# --- the sweep --------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did, by ticket number."""
+
+    applied: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    at_risk: list[str] = field(default_factory=list)
+    breached: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(tickets) for name, tickets in vars(self).items()}
+
+
+def sweep(*, now=None) -> SweepReport:
+    """Apply every approved request that is still waiting (a lost or failed message), then alert the
+    leads about open requests nearing or past the promise. Safe to run at any time and concurrently: rows
+    are taken with SKIP LOCKED, one transaction each, and every alert is recorded once as an event."""
+    now = now_or(now)
+    report = SweepReport()
+    _apply_waiting(report, now=now)
+    _raise_sla_alerts(report, now=now)
+    if any(report.counts().values()):
+        logger.info("sweep", extra=report.counts())
+    return report
+
+
+def _apply_waiting(report, *, now):
+    after = 0
+    while True:
+        candidate = None
+        try:
+            with transaction.atomic():
+                candidate = (
+                    RemovalRequest.objects.select_for_update(skip_locked=True)
+                    .filter(status=Status.APPROVED, pk__gt=after)
+                    .order_by("pk")
+                    .first()
+                )
+                if candidate is None:
+                    return
+                _apply_locked(candidate, now=now)
+        except Exception:  # noqa: BLE001 - one broken request must not hold up the others
+            if candidate is None:
+                raise  # the queue itself cannot be read: let the task fail (and retry)
+            logger.exception("sweep could not apply", extra={"ticket": candidate.ticket_number})
+            report.failed.append(candidate.ticket_number)
+        else:
+            report.applied.append(candidate.ticket_number)
+        after = candidate.pk
+
+
+def _has_event(kind):
+    return Exists(RequestEvent.objects.filter(request=OuterRef("pk"), kind=kind))
+
+
+def _raise_sla_alerts(report, *, now):
+    still_open = RemovalRequest.objects.filter(status__in=OPEN).order_by("pk")
+    breached = still_open.filter(sla_due_at__lte=now).exclude(_has_event(EventKind.SLA_BREACHED))
+    # Past the promise already: the breach alert says it all, no "at risk" first.
+    at_risk = (
+        still_open.filter(submitted_at__lte=now - dt.timedelta(days=settings.PERK_SLA_WARNING_DAYS))
+        .filter(sla_due_at__gt=now)
+        .exclude(_has_event(EventKind.SLA_AT_RISK))
+    )
+    for kind, candidates, tickets in (
+        (EventKind.SLA_BREACHED, breached, report.breached),
+        (EventKind.SLA_AT_RISK, at_risk, report.at_risk),
+    ):
+        for pk in list(candidates.values_list("pk", flat=True)):
+            ticket = _raise_sla_alert(pk, kind=kind, now=now)
+            if ticket:
+                tickets.append(ticket)
+
+
+def _raise_sla_alert(pk, *, kind, now):
+    with transaction.atomic():
+        locked = RemovalRequest.objects.select_for_update(skip_locked=True).filter(pk=pk, status__in=OPEN).first()
+        # Locked elsewhere (another sweep, an agent deciding): the next sweep looks again.
+        if locked is None:
+            return None
+        already = [EventKind.SLA_BREACHED] + ([EventKind.SLA_AT_RISK] if kind == EventKind.SLA_AT_RISK else [])
+        if RequestEvent.objects.filter(request=locked, kind__in=already).exists():
+            return None
+        record_event(locked, kind, public=False, now=now, message=_alert_message(locked, kind, now=now))
+        from requests_app.tasks import send_sla_alert
+
+        queue_after_commit(send_sla_alert, locked.pk, kind.value)
+    logger.warning(str(kind), extra={"ticket": locked.ticket_number})
+    return locked.ticket_number
+
+
+def _when(moment, fmt="j M Y, H:i T"):
+    return dateformat.format(timezone.localtime(moment), fmt)
+
+
+def _alert_message(removal_request, kind, *, now):
+    due = _when(removal_request.sla_due_at)
+    if kind == EventKind.SLA_BREACHED:
+        return f"SLA breached: the {settings.PERK_SLA_DAYS}-day promise ran out on {due}. Support leads alerted."
+    left = removal_request.sla_due_at - now
+    hours = max(0, int(left.total_seconds() // 3600))
+    return f"SLA at risk: {hours // 24} days {hours % 24} hours left (due {due}). Support leads alerted."
+
+
+# --- the leads' alert email -----------------------------------------------------------------------
+
+SLA_ALERT_SUBJECTS = {
+    EventKind.SLA_AT_RISK: "[PerkDesk] SLA at risk: ticket {ticket} is due {due}",
+    EventKind.SLA_BREACHED: "[PerkDesk] SLA breached: ticket {ticket} missed the {days}-day promise",
+}
+
+
+def lead_emails() -> list[str]:
+    User = get_user_model()
+    return sorted(
+        set(
+            User.objects.filter(groups__name=LEADS_GROUP, is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
+
+
+def send_sla_alert(request_id, *, kind, now=None) -> bool:
+    """Email the leads about one ticket's SLA, once: the ``email_sent`` event is the record that it went."""
+    if kind not in SLA_ALERT_SUBJECTS:
+        raise ValueError(f"unknown SLA alert {kind!r}")
+    kind = EventKind(kind).value
+    now = now_or(now)
+    removal_request = (
+        RemovalRequest.objects.select_related("contract", "contract__client", "freelancer", "agency", "assigned_to")
+        .filter(pk=request_id)
+        .first()
+    )
+    if removal_request is None or not removal_request.is_open:
+        return False  # done (or gone) by the time the alert got out: no news for the leads
+    marker = f"{kind}:"
+    if RequestEvent.objects.filter(
+        request_id=request_id, kind=EventKind.EMAIL_SENT, message__startswith=marker
+    ).exists():
+        return False
+    recipients = lead_emails()
+    if not recipients:
+        logger.warning("no Support lead has an email address", extra={"ticket": removal_request.ticket_number})
+        return False
+    message = _sla_alert_email(removal_request, kind, recipients=recipients, now=now)
+    message.send()
+    with transaction.atomic():
+        record_event(
+            removal_request,
+            EventKind.EMAIL_SENT,
+            public=False,
+            now=timezone.now(),
+            message=f"{marker} “{message.subject}” sent to {', '.join(recipients)}.",
+        )
+    return True
+
+
+def _raised_at(removal_request, kind, *, default):
+    event = removal_request.events.filter(kind=kind).order_by("created_at").values_list("created_at", flat=True)
+    return event.first() or default
+
+
+def _sla_alert_email(removal_request, kind, *, recipients, now):
+    site_url = settings.SITE_URL.rstrip("/")
+    context = {
+        "r": removal_request,
+        "contract": removal_request.contract,
+        "subject": removal_request.subject,
+        "scope_label": domain.SCOPE_LABELS[removal_request.scope],
+        "status_label": domain.STATUS_LABELS[removal_request.status],
+        "site_url": site_url,
+        "admin_url": f"{site_url}/admin/requests_app/removalrequest/{removal_request.pk}/change/",
+        "desk_url": f"{site_url}/desk/",
+        "sla_days": settings.PERK_SLA_DAYS,
+        # How long it had been open when the alert was raised (the email may leave a little later).
+        "open_for": _raised_at(removal_request, kind, default=now) - removal_request.submitted_at,
+    }
+    subject = SLA_ALERT_SUBJECTS[kind].format(
+        ticket=removal_request.ticket_number,
+        due=_when(removal_request.sla_due_at, "j M, H:i T"),
+        days=settings.PERK_SLA_DAYS,
+    )
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"emails/{kind}.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
+    )
+    message.attach_alternative(render_to_string(f"emails/{kind}.html", context), "text/html")
+    return message
+
+
+# --- the JSS update's verdict ---------------------------------------------------------------------
 
 OUTCOME_MESSAGES = {
     "excluded": "At the JSS update of {as_of} the contract was excluded from your score.",
@@ -66,6 +279,7 @@ def record_jss_outcome(request_id, *, outcome, as_of, now=None) -> bool:
             return False
         locked.jss_outcome = outcome
         locked.save(update_fields=["jss_outcome"])
-        record_event(locked, EventKind.JSS_OUTCOME, now=now, message=OUTCOME_MESSAGES[outcome].format(as_of=as_of))
+        message = OUTCOME_MESSAGES[outcome].format(as_of=format_date(as_of))
+        record_event(locked, EventKind.JSS_OUTCOME, now=now, message=message)
         email_after_commit(locked, "jss_outcome")
     return True
