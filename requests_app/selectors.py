@@ -41,8 +41,8 @@ def freelancer_for_user(user) -> Freelancer | None:
 
 
 def requests_visible_to(user) -> QuerySet[RemovalRequest]:
-    """Staff see every ticket; anyone else sees their own (``requests_of``)."""
-    if user.is_staff:
+    """Support staff (who may view the queue) see every ticket; anyone else sees their own (``requests_of``)."""
+    if user.is_staff and user.has_perm("requests_app.view_removalrequest"):
         return RemovalRequest.objects.select_related("contract", "contract__client", "agency", "freelancer")
     return requests_of(user)
 

@@ -183,11 +183,10 @@ def test_a_transient_database_error_is_retried_until_it_works():
             services.apply_exclusion(request.pk)
         release.set()
         # Eager retries run at once, one after another, as long as they do not propagate.
-        celery_app.conf.task_eager_propagates = False
+        assert celery_app.conf.task_eager_propagates is False
         result = tasks.apply_exclusion.apply(args=[request.pk])
         assert (result.state, result.get()) == ("SUCCESS", True)  # ... the task tried again
     finally:
-        celery_app.conf.task_eager_propagates = True
         holder.join()
         with connection.cursor() as cursor:
             cursor.execute("RESET lock_timeout")
