@@ -1,8 +1,10 @@
 #!/usr/bin/env python
 """Load: U concurrent freelancers submitting removal requests and reading their status pages through
 gunicorn, for S seconds (SPEC §8). Prints one JSON object as its last line:
-{"requests", "errors", "p50_ms", "p95_ms", ...}. Refusals (a form re-shown with reasons, 429 from the
-rate limit) are answers, not errors; an error is a 5xx, a connection failure or an unexpected page.
+{"requests", "errors", "p50_ms", "p95_ms", ...}. Each user pauses --think-ms on average between
+requests, as a person reading the page would (0 makes it a closed-loop stress run). Refusals (a form
+re-shown with reasons, 429 from the rate limit) are answers, not errors; an error is a 5xx, a
+connection failure or an unexpected page.
 
     .venv/bin/python bench/submit_load.py --users 20 --seconds 60
     .venv/bin/python bench/submit_load.py --users 5 --seconds 10 --database-url sqlite:///var/bench_load.sqlite3
@@ -138,7 +140,7 @@ class User:
         return response.status, dict(response.getheaders()), text, elapsed
 
 
-def run_user(user, deadline, results, lock):
+def run_user(user, deadline, results, lock, think_ms=0):
     def record(kind, status, elapsed, ok):
         with lock:
             results.append((kind, status, elapsed, ok))
@@ -155,8 +157,12 @@ def run_user(user, deadline, results, lock):
         log(f"user {user.index}: login failed: {exc}")
         return
     step = 0
+    pause = random.Random(user.index)
     while time.monotonic() < deadline:
         step += 1
+        if think_ms:
+            # A person reads the page before the next click (locust's wait_time); 0 = a closed-loop stress run.
+            time.sleep(pause.uniform(0.5, 1.5) * think_ms / 1000)
         try:
             if step % 3 == 1:
                 status, _, text, ms = user.request("GET", "/requests/new/")
@@ -202,6 +208,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
+    parser.add_argument("--think-ms", type=int, default=500,
+                        help="mean pause between a user's requests (uniform 0.5x-1.5x); 0 for no pause")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
@@ -232,7 +240,7 @@ def main():
         log(f"gunicorn on 127.0.0.1:{port}; {args.users} users for {args.seconds}s")
         results, lock = [], threading.Lock()
         deadline = time.monotonic() + args.seconds
-        threads = [threading.Thread(target=run_user, args=(User(port, i), deadline, results, lock))
+        threads = [threading.Thread(target=run_user, args=(User(port, i), deadline, results, lock, args.think_ms))
                    for i in range(args.users)]
         for t in threads:
             t.start()
@@ -260,6 +268,7 @@ def main():
         "users": args.users,
         "seconds": args.seconds,
         "rps": round(len(results) / args.seconds, 1),
+        "think_ms": args.think_ms,
         "database": "postgresql" if args.database_url.startswith("postgres") else "sqlite",
         "by_kind": {k: {"count": v["count"], "statuses": v["statuses"], "p95_ms": percentile(v["ms"], 0.95)}
                     for k, v in by_kind.items()},
