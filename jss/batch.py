@@ -227,7 +227,13 @@ def drop_scratch(update_id: int) -> None:
 
 def scratch_exists(update_id: int) -> bool:
     with connection.cursor() as cursor:
-        return scratch_table(update_id) in connection.introspection.table_names(cursor)
+        if _postgres():
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [scratch_table(update_id)])
+        else:
+            cursor.execute(
+                "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = %s", [scratch_table(update_id)]
+            )
+        return bool(cursor.fetchone()[0])
 
 
 def plan_chunks(update_id: int, chunk_size: int) -> list[tuple[str, int, int, int]]:

@@ -2,10 +2,11 @@
 every migrate or flush by a post_migrate hook, so neither production nor a test database lacks them."""
 
 from django.contrib.auth.management import create_permissions
+from django.db.models import Q
 
 VIEW_MODELS = {
     "marketplace": ["freelancer", "agency", "agencymembership", "client", "contract", "feedback", "topratedperiod"],
-    "jss": ["jssexclusion", "scoresnapshot", "scoreupdate"],
+    "jss": ["jssexclusion", "scoresnapshot", "scoreupdate", "scoreupdatechunk", "topratedevaluation"],
     "requests_app": ["removalrequest", "requestevent"],
 }
 AGENT_ACTIONS = ["claim_removalrequest", "add_note_removalrequest", "approve_removalrequest", "reject_removalrequest"]
@@ -26,10 +27,11 @@ def sync_support_groups(apps):
     Permission = apps.get_model("auth", "Permission")
     for name, actions in GROUPS.items():
         group, _ = Group.objects.get_or_create(name=name)
-        wanted = [
-            Permission.objects.get(content_type__app_label=app_label, codename=f"view_{model}")
-            for app_label, models in VIEW_MODELS.items()
-            for model in models
-        ]
-        wanted += [Permission.objects.get(content_type__app_label="requests_app", codename=c) for c in actions]
+        # filter, not get: a model added by a later migration has no permission yet when the data migration
+        # runs; the post_migrate sync grants it once it exists.
+        view = Q()
+        for app_label, models in VIEW_MODELS.items():
+            view |= Q(content_type__app_label=app_label, codename__in=[f"view_{model}" for model in models])
+        wanted = list(Permission.objects.filter(view))
+        wanted += Permission.objects.filter(content_type__app_label="requests_app", codename__in=actions)
         group.permissions.set(wanted)

@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate
+from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk, TopRatedEvaluation
 from perkdesk.marketplace import models as m
 from requests_app.models import RemovalRequest, RequestEvent
 
@@ -252,3 +252,29 @@ class ScoreUpdateFactory(factory.django.DjangoModelFactory):
     as_of = TODAY
     started_at = factory.LazyFunction(timezone.now)
     finished_at = factory.LazyFunction(timezone.now)
+
+
+class ScoreUpdateChunkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScoreUpdateChunk
+        skip_postgeneration_save = True
+
+    update = factory.SubFactory(ScoreUpdateFactory)
+    kind = "freelancer"
+    first_subject = 1
+    last_subject = 2000
+    subjects = 10
+
+
+class TopRatedEvaluationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TopRatedEvaluation
+        skip_postgeneration_save = True
+
+    freelancer = factory.SubFactory(FreelancerFactory)
+    agency = None
+    evaluated_on = TODAY
+    score = 95
+    weeks_at_90 = 16
+    weeks_on_record = 16
+    top_rated = True

@@ -23,7 +23,8 @@ def world():
     f.TopRatedPeriodFactory(freelancer=contract.freelancer)
     f.RequestEventFactory(request=exclusion.removal_request)
     f.ScoreSnapshotFactory(freelancer=contract.freelancer)
-    f.ScoreUpdateFactory()
+    f.ScoreUpdateChunkFactory()
+    f.TopRatedEvaluationFactory(freelancer=contract.freelancer)
     return exclusion
 
 
