@@ -51,8 +51,13 @@ def _fresh_cache():
 
 @pytest.fixture(autouse=True)
 def _eager_celery():
+    from celery._state import _set_task_join_will_block
+
     from perkdesk.celery import app
 
+    # Process-wide flag a worker started in this process (or a denied_join_result block) can leave on; it makes a
+    # later test's result.get() fail with "Never call result.get() within a task!". Tests run outside tasks.
+    _set_task_join_will_block(False)
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = True
     yield
