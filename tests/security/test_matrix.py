@@ -30,7 +30,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import Resolver404, get_resolver, resolve
 
-from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate
+from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk, TopRatedEvaluation
 from perkdesk.marketplace import models as m
 from requests_app import services
 from requests_app.models import RemovalRequest, RequestEvent
@@ -105,7 +105,8 @@ def build_world(media_root) -> World:
         requester=abe.user, contract_number=own.number, scope="jss_only", now=NOW - dt.timedelta(hours=3)
     )
     f.ScoreSnapshotFactory(freelancer=bea)
-    f.ScoreUpdateFactory()
+    f.ScoreUpdateChunkFactory()  # and its ScoreUpdate
+    f.TopRatedEvaluationFactory(freelancer=bea)
     # The login-attempt records django-axes keeps: a wrong password for B, a good one for A.
     login = Client()
     login.post("/accounts/login/", {"username": "bea", "password": "wrong"})
@@ -142,6 +143,8 @@ def build_world(media_root) -> World:
             "jss.jssexclusion": JssExclusion.objects.get(removal_request=applied).pk,
             "jss.scoresnapshot": ScoreSnapshot.objects.get().pk,
             "jss.scoreupdate": ScoreUpdate.objects.get().pk,
+            "jss.scoreupdatechunk": ScoreUpdateChunk.objects.get().pk,
+            "jss.topratedevaluation": TopRatedEvaluation.objects.get().pk,
             "auth.user": User.objects.get(username="lead").pk,
             "auth.group": Group.objects.get(name="Support agents").pk,
             "any.permission": Permission.objects.get(codename="delete_jssexclusion").pk,
@@ -492,6 +495,8 @@ ADMIN_MODELS = {
     "jss.jssexclusion": "read",
     "jss.scoresnapshot": "read",
     "jss.scoreupdate": "read",
+    "jss.scoreupdatechunk": "read",
+    "jss.topratedevaluation": "read",
     "auth.user": "none",
     "auth.group": "none",
     "axes.accessattempt": "none",
