@@ -152,15 +152,6 @@ def latest_period_state(periods: Iterable[dict], *, today) -> tuple[bool, dt.dat
     return False, latest["ended_on"], latest["loss_reason"]
 
 
-def top_rated_state(*, freelancer_id, agency_id, today):
-    """(Top Rated on `today`, status loss date, loss reason), from the latest period begun by then."""
-    subject = Q(agency_id=agency_id) if agency_id is not None else Q(freelancer_id=freelancer_id)
-    periods = TopRatedPeriod.objects.filter(subject, started_on__lte=today).values(
-        "started_on", "ended_on", "loss_reason"
-    )
-    return latest_period_state(periods, today=today)
-
-
 @dataclass(frozen=True)
 class TicketRow:
     ticket_number: str
