@@ -6,7 +6,13 @@ same transaction, and queue the task and the email with ``on_commit``.
 
 from requests_app.domain import InvalidTransition
 from requests_app.eligibility import NotEligible
-from requests_app.services.applying import apply_exclusion, record_jss_outcome, send_sla_alert, sweep
+from requests_app.services.applying import (
+    apply_exclusion,
+    record_jss_outcome,
+    record_jss_outcomes,
+    send_sla_alert,
+    sweep,
+)
 from requests_app.services.common import PermissionDenied, queue_failures
 from requests_app.services.decisions import add_note, approve_request, claim_request, reassign_request, reject_request
 from requests_app.services.submission import check_eligibility, submit_request, withdraw_request
@@ -23,6 +29,7 @@ __all__ = [
     "claim_request",
     "reassign_request",
     "record_jss_outcome",
+    "record_jss_outcomes",
     "reject_request",
     "send_sla_alert",
     "submit_request",

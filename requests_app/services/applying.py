@@ -270,16 +270,45 @@ OUTCOME_MESSAGES = {
 
 def record_jss_outcome(request_id, *, outcome, as_of, now=None) -> bool:
     """What the scheduled JSS update decided for an applied request; recorded and emailed once per change."""
+    return bool(record_jss_outcomes({request_id: outcome}, as_of=as_of, now=now))
+
+
+def record_jss_outcomes(outcomes: dict, *, as_of, now=None) -> int:
+    """``record_jss_outcome`` for many applied requests at once (request id -> outcome), in a fixed number
+    of queries: the requests are locked, the changed ones updated (one UPDATE per outcome) and their events
+    written in one INSERT; each changed request's email leaves after commit. Returns how many changed."""
     now = now_or(now)
-    if outcome not in OUTCOME_MESSAGES:
+    unknown = set(outcomes.values()) - set(OUTCOME_MESSAGES)
+    if unknown:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOME_MESSAGES)}")
+    if not outcomes:
+        return 0
     with transaction.atomic():
-        locked = RemovalRequest.objects.select_for_update().filter(pk=request_id, status=Status.APPLIED).first()
-        if locked is None or locked.jss_outcome == outcome:
-            return False
-        locked.jss_outcome = outcome
-        locked.save(update_fields=["jss_outcome"])
-        message = OUTCOME_MESSAGES[outcome].format(as_of=format_date(as_of))
-        record_event(locked, EventKind.JSS_OUTCOME, now=now, message=message)
-        email_after_commit(locked, "jss_outcome")
-    return True
+        locked = (
+            RemovalRequest.objects.select_for_update()
+            .filter(pk__in=list(outcomes), status=Status.APPLIED)
+            .order_by("pk")
+            .values_list("pk", "jss_outcome")
+        )
+        changed: dict[str, list[int]] = {}
+        for request_id, current in locked:
+            if outcomes[request_id] != current:
+                changed.setdefault(outcomes[request_id], []).append(request_id)
+        if not changed:
+            return 0
+        events = []
+        for outcome, request_ids in changed.items():
+            RemovalRequest.objects.filter(pk__in=request_ids).update(jss_outcome=outcome)
+            message = OUTCOME_MESSAGES[outcome].format(as_of=format_date(as_of))
+            events += [
+                RequestEvent(
+                    request_id=request_id, kind=EventKind.JSS_OUTCOME, message=message, public=True, created_at=now
+                )
+                for request_id in request_ids
+            ]
+        RequestEvent.objects.bulk_create(events)
+        from requests_app.tasks import send_request_email
+
+        for event in events:
+            queue_after_commit(send_request_email, event.request_id, "jss_outcome")
+    return len(events)
