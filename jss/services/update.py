@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -158,39 +159,65 @@ def finish_update(update_id: int, *, now=None) -> bool:
 
 def record_outcomes(decisions: dict[int, str], *, as_of: date, now=None) -> int:
     """What this update decided for each perk exclusion (contract id -> 'excluded' / 'kept_no_harm'), onto
-    the applied request behind it. Only changed outcomes go through ``record_jss_outcome`` (which records the
-    event and emails the freelancer after commit), so the cost follows the requests that changed, not the
-    subjects. One query, plus the service's own for each change. Returns how many changed."""
+    the applied request behind it. Only changed outcomes are recorded (an event, and an email to the
+    freelancer after commit, by ``record_jss_outcomes``), in a fixed number of queries whatever the number
+    of requests. Returns how many changed."""
     from requests_app.models import RemovalRequest, Status
-    from requests_app.services import record_jss_outcome
+    from requests_app.services import record_jss_outcomes
 
     if not decisions:
         return 0
     applied = RemovalRequest.objects.filter(status=Status.APPLIED, contract_id__in=list(decisions)).values_list(
         "pk", "contract_id", "jss_outcome"
     )
-    changed = 0
-    for request_id, contract_id, current in applied:
-        if decisions[contract_id] != current:
-            changed += record_jss_outcome(request_id, outcome=decisions[contract_id], as_of=as_of, now=now)
-    return changed
+    outcomes = {
+        request_id: decisions[contract_id]
+        for request_id, contract_id, current in applied
+        if decisions[contract_id] != current
+    }
+    return record_jss_outcomes(outcomes, as_of=as_of, now=now)
 
 
-def run_update(*, as_of: date | None = None, force: bool = False, now=None, progress=None) -> UpdateStart:
-    """The whole update in this process, chunk after chunk (``recalculate_jss``, the benchmark, the demo).
-    ``progress(subjects_scored, subjects_total)`` is called after each chunk."""
+def run_update(
+    *, as_of: date | None = None, force: bool = False, now=None, progress=None, jobs: int = 1
+) -> UpdateStart:
+    """The whole update in this process (``recalculate_jss``, the benchmark, the demo).
+    ``progress(subjects_scored, subjects_total)`` is called after each chunk.
+
+    With ``jobs`` > 1 on PostgreSQL the chunks are scored on that many threads at once, each on its own
+    database connection and in its own transaction, as that many Celery workers would (the time is spent in
+    the database, so the threads do not wait on each other). Inside an open transaction, or on SQLite, the
+    chunks are scored one after another."""
     start = start_scheduled_update(as_of=as_of, force=force, now=now, queue=False)
     if start.update is None or start.outcome not in ("started", "resumed"):
         return start
     chunks = ScoreUpdateChunk.objects.filter(pk__in=start.chunk_ids).order_by("kind", "first_subject")
+    pending = list(chunks.values_list("pk", "subjects"))
     done = start.update.chunk_rows.filter(finished_at__isnull=False).aggregate(n=Sum("subjects"))["n"] or 0
     if progress:
         progress(done, start.update.subjects)
-    for chunk_id, subjects in chunks.values_list("pk", "subjects"):
-        score_chunk(chunk_id, now=now, queue=False)
-        done += subjects
-        if progress:
-            progress(done, start.update.subjects)
+    if jobs > 1 and len(pending) > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="jss-chunk") as pool:
+            futures = {pool.submit(_score_chunk_on_own_connection, pk, now): subjects for pk, subjects in pending}
+            for future in as_completed(futures):
+                future.result()
+                done += futures[future]
+                if progress:
+                    progress(done, start.update.subjects)
+    else:
+        for chunk_id, subjects in pending:
+            score_chunk(chunk_id, now=now, queue=False)
+            done += subjects
+            if progress:
+                progress(done, start.update.subjects)
     finish_update(start.update.pk, now=now)
     start.update.refresh_from_db()
     return start
+
+
+def _score_chunk_on_own_connection(chunk_id: int, now) -> int | None:
+    """``score_chunk`` on a pool thread: Django gives the thread its own connection, closed when done."""
+    try:
+        return score_chunk(chunk_id, now=now, queue=False)
+    finally:
+        connections.close_all()

@@ -5,6 +5,7 @@ Tasks run eagerly (conftest); on_commit work runs inside ``django_capture_on_com
 
 import datetime as dt
 import math
+import threading
 
 import pytest
 from django.core import mail
@@ -246,3 +247,96 @@ def test_the_update_query_count_does_not_grow_with_subjects(
         run_task(django_capture_on_commit_callbacks, as_of=AS_OF.isoformat())
     assert ScoreSnapshot.objects.filter(as_of=AS_OF).count() == subjects
     assert ScoreUpdate.objects.get(as_of=AS_OF).finished_at is not None
+
+
+# --- outcomes in bulk, and chunks on several connections at once ------------------------------------------
+
+
+def applied_on_every_subject(built, count):
+    """An applied request on the second contract of the first ``count`` freelancers of ``built``."""
+    requests = []
+    for kind, subject_id in built.subjects:
+        if kind != "freelancer" or len(requests) == count:
+            continue
+        contract = Contract.objects.get(pk=built.facts[(kind, subject_id)][1].contract_id)
+        requests.append(applied_request(contract, contract.freelancer.user, at=NOW - dt.timedelta(days=1)))
+    assert len(requests) == count
+    return requests
+
+
+@pytest.mark.parametrize("requests", [1, 12])
+def test_recording_outcomes_takes_the_same_queries_for_one_request_or_many(
+    requests, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    """Every changed outcome gets its event and its email, in a fixed number of queries (7: the requests read,
+    a savepoint, one lock, an UPDATE per outcome, one INSERT of the events, the release); the emails leave
+    after commit, one each."""
+    built = world(30)
+    applied = applied_on_every_subject(built, requests)
+    decisions = {r.contract_id: ("excluded" if i % 2 else "kept_no_harm") for i, r in enumerate(applied)}
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(7):
+        assert services.record_outcomes(decisions, as_of=AS_OF, now=NOW) == requests
+    for r in applied:
+        r.refresh_from_db()
+        assert r.jss_outcome == decisions[r.contract_id]
+        assert RequestEvent.objects.filter(request=r, kind="jss_outcome").count() == 1
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(r.freelancer.user.email for r in applied)
+    # The same decisions again change nothing: no query beyond reading them, no event, no email.
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.record_outcomes(decisions, as_of=AS_OF, now=NOW) == 0
+    assert mail.outbox == []
+    assert RequestEvent.objects.filter(kind="jss_outcome").count() == requests
+
+
+def test_record_jss_outcome_refuses_an_unknown_outcome_and_changes_nothing():
+    built = world(4)
+    (applied,) = applied_on_every_subject(built, 1)
+    with pytest.raises(ValueError):
+        request_services.record_jss_outcomes({applied.pk: "deleted"}, as_of=AS_OF, now=NOW)
+    applied.refresh_from_db()
+    assert applied.jss_outcome == "pending"
+    assert not RequestEvent.objects.filter(kind="jss_outcome").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_jobs_score_chunks_on_their_own_connections_with_the_same_result(settings):
+    """``run_update(jobs=3)`` scores the chunks on three threads, each with its own connection and
+    transaction: every subject gets exactly the engine's snapshot, the outcome is recorded and emailed once,
+    and scoring the day again one chunk after another finds nothing to change."""
+    from django.db.backends.signals import connection_created
+
+    settings.JSS_UPDATE_CHUNK_SIZE = 7
+    built = world(60)
+    (applied,) = applied_on_every_subject(built, 1)
+    threads = set()
+
+    def seen(sender, connection, **kwargs):
+        threads.add(threading.current_thread().name)
+
+    mail.outbox.clear()
+    connection_created.connect(seen)
+    try:
+        start = services.run_update(as_of=AS_OF, now=NOW, jobs=3)
+    finally:
+        connection_created.disconnect(seen)
+    update = ScoreUpdate.objects.get(as_of=AS_OF)
+    assert start.outcome == "started" and update.finished_at is not None and update.chunks >= 8
+    assert len({name for name in threads if name.startswith("jss-chunk")}) >= 2
+    assert update.subjects == update.snapshots_written == ScoreSnapshot.objects.filter(as_of=AS_OF).count() == 60
+    for (kind, subject_id), facts in built.facts.items():
+        snapshot = ScoreSnapshot.objects.get(**{kind: subject_id}, as_of=AS_OF)
+        exclusions = [applied.contract_id] if (kind, subject_id) == ("freelancer", applied.freelancer_id) else []
+        assert snapshot.detail == engine.compute(facts, as_of=AS_OF, exclusions=exclusions).detail
+    applied.refresh_from_db()
+    assert applied.jss_outcome in ("excluded", "kept_no_harm")
+    assert [m.to for m in mail.outbox] == [[applied.freelancer.user.email]]
+
+    before = snapshot_rows()
+    again = services.run_update(as_of=AS_OF, now=NOW + dt.timedelta(hours=1), force=True, jobs=1)
+    assert again.outcome == "started"
+    assert ScoreUpdate.objects.get(as_of=AS_OF).snapshots_written == 0
+    assert snapshot_rows() == before
+    assert len(mail.outbox) == 1

@@ -22,8 +22,16 @@ class Command(BaseCommand):
             action="store_true",
             help="send the chunks to the Celery workers and follow their progress (default: score them here)",
         )
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=1,
+            help="score N chunks at once here, each on its own database connection (PostgreSQL; default 1)",
+        )
 
-    def handle(self, *args, as_of, force, celery, **options):
+    def handle(self, *args, as_of, force, celery, jobs, **options):
+        if jobs < 1:
+            raise CommandError("--jobs must be at least 1")
         bar = ProgressBar(self.stderr)
         started = time.perf_counter()
         if celery:
@@ -31,7 +39,7 @@ class Command(BaseCommand):
             if start.update is not None and start.outcome in ("started", "resumed"):
                 self._follow(start.update, bar)
         else:
-            start = services.run_update(as_of=as_of, force=force, progress=bar)
+            start = services.run_update(as_of=as_of, force=force, progress=bar, jobs=jobs)
         seconds = time.perf_counter() - started
         if start.outcome == "not_due":
             self.stdout.write("The JSS update is not due yet (use --force to run it anyway).")
