@@ -42,11 +42,23 @@ class Window(models.TextChoices):
 
 
 class ScoreSnapshot(models.Model):
+    # No single-column indexes: the unique (subject, as_of) pairs below lead with the subject and serve every
+    # lookup by subject; two more indexes would only slow the nightly write of one row per subject.
     freelancer = models.ForeignKey(
-        "marketplace.Freelancer", on_delete=models.CASCADE, null=True, blank=True, related_name="score_snapshots"
+        "marketplace.Freelancer",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="score_snapshots",
+        db_index=False,
     )
     agency = models.ForeignKey(
-        "marketplace.Agency", on_delete=models.CASCADE, null=True, blank=True, related_name="score_snapshots"
+        "marketplace.Agency",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="score_snapshots",
+        db_index=False,
     )
     as_of = models.DateField()
     score = models.PositiveSmallIntegerField(null=True, blank=True)
