@@ -4,6 +4,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/perkdesk_bench .venv/bin/python bench/recalc.py --contracts 2000000
     DATABASE_URL=sqlite:///var/bench.sqlite3 .venv/bin/python bench/recalc.py --contracts 100000
     ... --workers 2      # the chunks go to 2 real Celery worker processes (needs REDIS_URL)
+    ... --jobs 2         # in process: 2 chunks at once, each on its own connection (default: CPUs on PostgreSQL)
 
 With ``--contracts N`` the script makes its data: it (re)creates the bench database, migrates it and runs
 ``generate_bench_data`` (it reuses a database that already holds exactly that data; ``--fresh`` rebuilds).
@@ -15,8 +16,10 @@ snapshot each written) and times it, and times the bare aggregate
 ``SELECT subject, count(*), sum(total_charged) ... GROUP BY subject`` over the contracts whose reference date
 is in the 24 months up to as_of (median of three runs, its rows fetched as an application would), in the
 same run. The last line printed is one JSON object: {"contracts", "subjects", "seconds", "sql_seconds",
-"ratio", "queries", ...}; ``queries`` counts the statements the update sent (in this process; with --workers
-the workers' are not visible here, so it is null). ``sql_server_seconds``/``ratio_server`` time the same
+"ratio", "queries", ...}; ``queries`` counts the statements the update sent (in this process and its job
+threads; with --workers the workers' are not visible here, so it is null). With REDIS_URL (or
+CELERY_BROKER_URL) the outcome emails are queued as in production, to a throwaway queue; without a broker
+they are sent eagerly, inside the timing. ``sql_server_seconds``/``ratio_server`` time the same
 aggregate wrapped in count(*), so that no rows leave the database.
 """
 
@@ -28,6 +31,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -180,24 +184,47 @@ def clear_scores() -> None:
 
 
 class QueryCounter:
+    """Counts the statements sent on every connection of this process (the job threads open their own)."""
+
     def __init__(self):
         self.count = 0
+        self.lock = threading.Lock()
 
     def __call__(self, execute, sql, params, many, context):
-        self.count += 1
+        with self.lock:
+            self.count += 1
         return execute(sql, params, many, context)
 
+    def watch(self, sender, connection, **kwargs):  # connection_created (again on each reconnect)
+        if self not in connection.execute_wrappers:
+            connection.execute_wrappers.append(self)
 
-def run_in_process(as_of) -> tuple[float, int]:
+
+def run_in_process(as_of, broker: str | None, jobs: int) -> tuple[float, int]:
+    """The whole update in this process (as ``recalculate_jss`` runs it). With a broker, the outcome emails
+    are queued as in production, to a throwaway queue that is purged afterwards; without one they are
+    built and sent here, eagerly, inside the timing."""
     from django.db import connection
+    from django.db.backends.signals import connection_created
 
     from jss import services
+    from perkdesk.celery import app
 
+    queue = f"jss-bench-{uuid.uuid4().hex[:8]}"
+    if broker:
+        app.conf.task_always_eager, app.conf.task_default_queue = False, queue
     counter = QueryCounter()
-    with connection.execute_wrapper(counter):
-        started = time.perf_counter()
-        start = services.run_update(as_of=as_of, force=True)
-        seconds = time.perf_counter() - started
+    connection_created.connect(counter.watch)
+    try:
+        with connection.execute_wrapper(counter):
+            started = time.perf_counter()
+            start = services.run_update(as_of=as_of, force=True, jobs=jobs)
+            seconds = time.perf_counter() - started
+    finally:
+        connection_created.disconnect(counter.watch)
+        if broker:
+            with app.connection_for_write() as conn:
+                conn.default_channel.queue_delete(queue)
     assert start.outcome == "started", start
     return seconds, counter.count
 
@@ -268,12 +295,18 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, help="make a bench database with this many contracts")
     parser.add_argument("--fresh", action="store_true", help="rebuild the data even if the database has it")
     parser.add_argument("--workers", type=int, default=0, help="score the chunks on N Celery worker processes")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="in process: score N chunks at once, each on its own connection (default: the CPUs on PostgreSQL)",
+    )
     parser.add_argument("--chunk-size", type=int, help="JSS_UPDATE_CHUNK_SIZE for this run (default: the setting)")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     refuse_unless_bench(url)
-    broker = (os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")) if args.workers else None
+    broker = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")
     if args.workers and not broker:
         sys.exit("recalc.py: --workers needs REDIS_URL (or CELERY_BROKER_URL) for the broker")
     if args.chunk_size:
@@ -297,14 +330,16 @@ def main() -> None:
     as_of = timezone.localdate()
     clear_scores()
 
+    jobs = 1 if args.workers else args.jobs or ((os.cpu_count() or 1) if connection.vendor == "postgresql" else 1)
     log(
         f"scheduled update of {contracts} contracts as of {as_of} ({connection.vendor}, "
-        f"chunks of {settings.JSS_UPDATE_CHUNK_SIZE}, {f'{args.workers} workers' if args.workers else 'in process'})"
+        f"chunks of {settings.JSS_UPDATE_CHUNK_SIZE}, "
+        f"{f'{args.workers} workers' if args.workers else f'in process, {jobs} at once'})"
     )
     if args.workers:
         seconds, queries = run_on_workers(as_of, args.workers, broker, url, log), None
     else:
-        seconds, queries = run_in_process(as_of)
+        seconds, queries = run_in_process(as_of, broker, jobs)
     update = ScoreUpdate.objects.get(as_of=as_of)
     snapshots = ScoreSnapshot.objects.filter(as_of=as_of).count()
     assert snapshots == update.subjects == update.snapshots_written, (snapshots, update.subjects)
@@ -326,6 +361,7 @@ def main() -> None:
                 "ratio_server": round(seconds / sql_server_seconds, 2),
                 "chunks": update.chunks,
                 "workers": args.workers or None,
+                "jobs": None if args.workers else jobs,
                 "database": connection.vendor,
             }
         )

@@ -52,6 +52,15 @@ def test_recalculate_jss_scores_everyone_and_shows_progress_on_stderr():
     assert ScoreUpdate.objects.count() == 1
 
 
+def test_recalculate_jss_with_jobs_and_a_refused_job_count():
+    small_world(5)
+    with pytest.raises(CommandError, match="--jobs must be at least 1"):
+        run("recalculate_jss", "--as-of", AS_OF.isoformat(), "--jobs", "0")
+    assert not ScoreUpdate.objects.exists()
+    out, err = run("recalculate_jss", "--as-of", AS_OF.isoformat(), "--jobs", "2")
+    assert "5 subjects in 2 chunks, 5 snapshots written or changed" in out and "5/5 subjects (100%)" in err
+
+
 def test_evaluate_top_rated_command():
     small_world(2)
     out, _ = run("evaluate_top_rated", "--as-of", AS_OF.isoformat())
