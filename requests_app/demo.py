@@ -75,8 +75,10 @@ class Job:
     disputed: bool = False
 
 
-def _steady_history(prefix, titles, clients, start=700, step=45, charged="1850.00"):
-    """A run of good, ended contracts, one every `step` days, across several clients."""
+def _steady_history(prefix, titles, clients, start=700, step=45, charged="1850.00", long_term=False):
+    """A run of good, ended contracts, one every `step` days, across several clients. `long_term`: each ran
+    for six months or more (paid 191, 282 or 373 days: a JSS weight of 3.5 to 5.5 instead of 1.5), the
+    history of a Top Rated freelancer whose score one bad job does not sink below 90."""
     jobs = []
     for i, title in enumerate(titles):
         jobs.append(
@@ -85,7 +87,7 @@ def _steady_history(prefix, titles, clients, start=700, step=45, charged="1850.0
                 title=title,
                 client=clients[i % len(clients)],
                 started_days_ago=start - i * step,
-                length_days=30 + (i % 3) * 20,
+                length_days=(191 + (i % 3) * 91) if long_term else 30 + (i % 3) * 20,
                 charged=charged,
                 private=9 + (i % 2),
                 comment=GOOD[i % len(GOOD)],
@@ -119,7 +121,9 @@ PEOPLE = {
         100,
         "current",
         [
-            *_steady_history("3184", TITLES[:9], ["northwind", "blue-harbor", "kestrel", "lumen-health"]),
+            *_steady_history(
+                "3184", TITLES[:9], ["northwind", "blue-harbor", "kestrel", "lumen-health"], long_term=True
+            ),
             Job(
                 "31849001",
                 "Brand refresh — logo and guidelines",
@@ -136,12 +140,12 @@ PEOPLE = {
                 "31849002",
                 "WordPress maintenance retainer",
                 "atlas-freight",
-                300,
-                250,
-                "6200.00",
+                700,
+                690,
+                "14200.00",
                 "5.00",
                 10,
-                "Reliable for the whole year. Highly recommended.",
+                "Reliable for almost two years. Highly recommended.",
             ),
             Job(
                 "31849003",
@@ -247,7 +251,12 @@ PEOPLE = {
         "current",
         [
             *_steady_history(
-                "9043", TITLES[:12], ["northwind", "kestrel", "lumen-health", "riverbend"], start=720, step=50
+                "9043",
+                TITLES[:12],
+                ["northwind", "kestrel", "lumen-health", "riverbend"],
+                start=720,
+                step=50,
+                long_term=True,
             ),
             Job(
                 "90439001",
@@ -287,23 +296,28 @@ QUEUE_PEOPLE = {
 
 AGENCY = ("brightline-studio", "Brightline Studio")
 AGENCY_MEMBERS = [("dave", "owner"), ("erin", "member"), ("alice", "member")]
+# Long engagements (a JSS weight of up to 8 each) and one disappointed client: the agency stays above 90.
 AGENCY_JOBS = [
-    Job("64020001", "E-commerce platform rebuild", "northwind", 500, 160, "18500.00", "5.00", 10, GOOD[2], agency="x"),
-    Job("64020002", "Mobile app v2", "lumen-health", 380, 120, "12400.00", "4.90", 9, GOOD[1], agency="x"),
-    Job("64020003", "Design system", "kestrel", 260, 90, "7600.00", "5.00", 10, GOOD[3], agency="x"),
+    Job("64020001", "E-commerce platform rebuild", "northwind", 500, 400, "18500.00", "5.00", 10, GOOD[2], agency="x"),
+    Job("64020002", "Mobile app v2", "lumen-health", 380, 300, "12400.00", "4.90", 9, GOOD[1], agency="x"),
+    Job("64020003", "Design system", "kestrel", 260, 200, "7600.00", "5.00", 10, GOOD[3], agency="x"),
     Job(
         "64020004",
         "Data warehouse setup",
         "atlas-freight",
         150,
         60,
-        "5200.00",
+        "900.00",
         "3.90",
         6,
         "Delivered, but communication was patchy.",
         agency="x",
     ),
     Job("64020005", "Marketing site for launch", "riverbend", 75, 30, "3100.00", "5.00", 10, GOOD[4], agency="x"),
+    Job(
+        "64020006", "Support and hosting retainer", "blue-harbor", 700, 690, "21000.00", "5.00", 10, GOOD[0], agency="x"
+    ),
+    Job("64020007", "Analytics platform", "solace-labs", 600, 450, "16800.00", "4.80", 9, GOOD[3], agency="x"),
 ]
 
 
@@ -443,7 +457,12 @@ class DemoBuilder:
             freelancer = self.freelancer(username, first, last, public_id)
             self.top_rated(freelancer=freelancer, state="current")
             for job in _steady_history(
-                prefix, TITLES[:8], ["northwind", "kestrel", "riverbend", "lumen-health"], start=650, step=55
+                prefix,
+                TITLES[:8],
+                ["northwind", "kestrel", "riverbend", "lumen-health"],
+                start=650,
+                step=55,
+                long_term=True,
             ):
                 self.job(freelancer, job)
             self.job(
@@ -493,7 +512,7 @@ class DemoBuilder:
         services.apply_exclusion(r.pk, now=self.at(32, 11))
         services.record_jss_outcome(r.pk, outcome="excluded", as_of=self.days_ago(20), now=self.at(20, 3))
         # leo: applied five months ago; the no-harm rule kept it in his score.
-        r = submit("leo", "1205005", "jss_only", 150)
+        r = submit("leo", "1205000", "jss_only", 150)
         with held_queue():
             services.approve_request(r, agent=agent2, now=self.at(148))
         services.apply_exclusion(r.pk, now=self.at(148, 11))
