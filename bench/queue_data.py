@@ -21,6 +21,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
+from perkdesk.bulkload import BulkWriter, reset_sequences
 from perkdesk.marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer, TopRatedPeriod
 from requests_app.models import RemovalRequest, RequestEvent
 
@@ -41,44 +42,6 @@ class QueueCounts:
     freelancers: int = 0
     agencies: int = 0
     contracts: int = 0
-
-
-class _Writer:
-    def __init__(self, cursor):
-        self.cursor = cursor
-        self.postgres = connection.vendor == "postgresql"
-
-    def write(self, model, columns, rows) -> int:
-        table = model._meta.db_table
-        written = 0
-        if self.postgres:
-            with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    written += 1
-            return written
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-        batch = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == 20_000:
-                self.cursor.executemany(sql, batch)
-                written += len(batch)
-                batch = []
-        if batch:
-            self.cursor.executemany(sql, batch)
-            written += len(batch)
-        return written
-
-
-def _reset_sequences(cursor, models):
-    if connection.vendor != "postgresql":
-        return
-    for model in models:
-        table = model._meta.db_table
-        cursor.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 1))"
-        )
 
 
 def make_staff():
@@ -118,7 +81,7 @@ def generate(requests: int, *, seed=1, now=None, progress=print) -> QueueCounts:
         User = get_user_model()
         first_user = (User.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
         with connection.cursor() as cursor:
-            writer = _Writer(cursor)
+            writer = BulkWriter(cursor)
             joined = now - HISTORY - dt.timedelta(days=30)
             progress(f"users and freelancers: {freelancers}")
             writer.write(
@@ -315,7 +278,7 @@ def generate(requests: int, *, seed=1, now=None, progress=print) -> QueueCounts:
                 ["request_id", "created_at", "actor_id", "kind", "message", "public"],
                 (event for r in rows for event in _events(r, first_user)),
             )
-            _reset_sequences(cursor, [User, Freelancer, Agency, Client, Contract, RemovalRequest])
+            reset_sequences(cursor, [User, Freelancer, Agency, Client, Contract, RemovalRequest])
     if connection.vendor == "postgresql":
         # What autovacuum does to a table in production: statistics, and the visibility map that lets
         # the desk's aggregates read only their covering indexes.

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from jss.models import JssExclusion
+from perkdesk.bulkload import BulkWriter, reset_sequences
 from perkdesk.marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer
 from requests_app.models import RemovalRequest
 
@@ -64,43 +65,9 @@ class BenchCounts:
     exclusions: int = 0
 
 
-class _Writer:
-    """COPY on PostgreSQL, executemany in batches elsewhere; ids are given explicitly."""
-
-    def __init__(self, cursor):
-        self.cursor = cursor
-        self.postgres = connection.vendor == "postgresql"
-
-    def write(self, table, columns, rows):
-        if self.postgres:
-            with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-        batch = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == 20_000:
-                self.cursor.executemany(sql, batch)
-                batch = []
-        if batch:
-            self.cursor.executemany(sql, batch)
-
-
 def _next_id(model) -> int:
     last = model.objects.order_by("-pk").values_list("pk", flat=True).first()
     return (last or 0) + 1
-
-
-def _reset_sequences(cursor, models):
-    if connection.vendor != "postgresql":
-        return
-    for model in models:
-        table = model._meta.db_table
-        cursor.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 1))"
-        )
 
 
 def generate(plan: BenchPlan, *, progress=None) -> BenchCounts:
@@ -121,7 +88,7 @@ def generate(plan: BenchPlan, *, progress=None) -> BenchCounts:
 
     with transaction.atomic(), connection.cursor() as django_cursor:
         cursor = django_cursor.cursor if connection.vendor == "postgresql" else django_cursor
-        writer = _Writer(cursor)
+        writer = BulkWriter(cursor)
         user0, freelancer0 = _next_id(User), _next_id(Freelancer)
         agency0, client0, membership0 = _next_id(Agency), _next_id(Client), _next_id(AgencyMembership)
         contract0, feedback0 = _next_id(Contract), _next_id(Feedback)
@@ -320,7 +287,7 @@ def generate(plan: BenchPlan, *, progress=None) -> BenchCounts:
         counts.exclusions = _exclusions(
             writer, plan, rng, ended_with_feedback, n_freelancers, freelancer0, user0, members, agency0, now
         )
-        _reset_sequences(
+        reset_sequences(
             cursor,
             [User, Freelancer, Agency, AgencyMembership, Client, Contract, Feedback, RemovalRequest, JssExclusion],
         )
