@@ -210,6 +210,7 @@ JSS_UPDATE_CHUNK_SIZE = env.int("JSS_UPDATE_CHUNK_SIZE", default=5000)
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "perkdesk.views.csrf_failure"  # the site's own page: nothing changed, reload and retry
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -1,9 +1,9 @@
-"""Project-level pages: the landing redirect after login, and the health probe."""
+"""Project-level pages: the landing redirect after login, the CSRF refusal page and the health probe."""
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -14,6 +14,12 @@ from perkdesk.celery import app as celery_app
 def home(request):
     """Staff work the desk; everyone else starts at their tickets."""
     return redirect("requests_app:desk" if request.user.is_staff else "requests_app:my_requests")
+
+
+def csrf_failure(request, reason=""):
+    """A refused form (CSRF_FAILURE_VIEW): the site's own page, with the signed-in user's menu, saying that
+    nothing changed and how to try again (the middleware has already logged the reason)."""
+    return render(request, "403_csrf.html", status=403)
 
 
 def _database_state() -> str:

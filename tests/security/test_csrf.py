@@ -238,6 +238,7 @@ def test_a_post_without_this_browsers_token_is_refused_and_changes_nothing(
         with django_capture_on_commit_callbacks(execute=False):
             response = client.post(url, {**data, **forged})
         assert response.status_code == 403, (name, forged, response.status_code)
+        assert "Nothing was changed" in response.content.decode()  # the site's page says so and how to retry
         # Refused by the CSRF check itself (which logs it), not by a permission.
         assert [r.name for r in caplog.records if r.levelno >= logging.WARNING] == ["django.security.csrf"]
         assert state(settings.PRIVATE_MEDIA_ROOT) == before
