@@ -42,20 +42,27 @@ def apply_exclusion(request_id):
 )
 def send_request_email(request_id, kind):
     """Send one of a ticket's emails once per event of its kind (a JSS outcome can change at a later update,
-    and each change is news): the ``email_sent`` events are the record of what went."""
+    and each change is news): the ``email_sent`` events are the record of what went. The ticket is locked
+    while its email is checked, sent and recorded, so a redelivered task and the sweep's resend (which may
+    run at the same moment) send it once between them."""
     if kind not in KINDS:
         raise ValueError(f"unknown email kind {kind!r}")
-    removal_request = RemovalRequest.objects.select_related("contract", "requested_by").filter(pk=request_id).first()
-    if removal_request is None:
-        return False
     marker = f"{kind}:"
-    events = RequestEvent.objects.filter(request_id=request_id)
-    sent = events.filter(kind=EventKind.EMAIL_SENT, message__startswith=marker).count()
-    if sent >= max(1, events.filter(kind=kind).count()):
-        return False
-    message = build_request_email(removal_request, kind)
-    message.send()
     with transaction.atomic():
+        removal_request = (
+            RemovalRequest.objects.select_for_update(of=("self",))
+            .select_related("contract", "requested_by")
+            .filter(pk=request_id)
+            .first()
+        )
+        if removal_request is None:
+            return False
+        events = RequestEvent.objects.filter(request_id=request_id)
+        sent = events.filter(kind=EventKind.EMAIL_SENT, message__startswith=marker).count()
+        if sent >= max(1, events.filter(kind=kind).count()):
+            return False
+        message = build_request_email(removal_request, kind)
+        message.send()
         RequestEvent.objects.create(
             request=removal_request,
             kind=EventKind.EMAIL_SENT,

@@ -3,6 +3,7 @@ broker is down while an agent approves, the mail server refuses to talk. Each ti
 half-written, the person sees a clean page, and the work is done (or recorded as not done) exactly once.
 """
 
+import datetime as dt
 import logging
 import socketserver
 import threading
@@ -16,6 +17,7 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 from django.test import Client
+from django.utils import timezone
 
 from jss.models import JssExclusion
 from perkdesk.celery import app as celery_app
@@ -190,6 +192,15 @@ def test_an_approval_made_while_the_broker_is_down_stands_and_the_sweep_applies_
     assert ticket.events.filter(kind="applied").count() == 1
     assert services.sweep().applied == []
 
+    # The approval's email could not be queued either: once its own task has had its time, the sweep sends it.
+    assert not ticket.events.filter(kind="email_sent", message__startswith="approved:").exists()
+    later = timezone.now() + dt.timedelta(minutes=15)
+    assert services.sweep(now=later).emails == [f"{ticket.ticket_number}:approved"]
+    approved = [m for m in mail.outbox if m.subject.endswith(f"{ticket.ticket_number} was approved")]
+    assert [m.to for m in approved] == [[freelancer.user.email]]
+    assert services.sweep(now=later + dt.timedelta(minutes=15)).emails == []
+    assert ticket.events.filter(kind="email_sent", message__startswith="approved:").count() == 1
+
 
 # --- the mail server fails ------------------------------------------------------------------------------
 
@@ -330,3 +341,11 @@ def test_a_mail_server_that_keeps_failing_loses_no_request_and_the_failure_is_lo
     assert len(retries) == tasks.send_request_email.max_retries
     assert len(failed) == 1 and "SMTPConnectError(421" in failed[0].getMessage()
     assert RemovalRequest.objects.get(pk=ticket.pk).status == "submitted"
+
+    # The mail server is back: the next sweep sends the email that never went, once.
+    with smtp_server(settings, refuse_first=0) as server:
+        later = timezone.now() + dt.timedelta(minutes=15)
+        assert services.sweep(now=later).emails == [f"{ticket.ticket_number}:submitted"]
+        assert services.sweep(now=later + dt.timedelta(minutes=15)).emails == []
+    assert [recipients for _, recipients, _ in server.received] == [[freelancer.user.email]]
+    assert ticket.events.filter(kind="email_sent", message__startswith="submitted:").count() == 1

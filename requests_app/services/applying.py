@@ -3,6 +3,7 @@ later decides about an applied request."""
 
 import datetime as dt
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -72,19 +73,22 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)
     at_risk: list[str] = field(default_factory=list)
     breached: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)  # "ticket:kind" of each email sent again
 
     def counts(self) -> dict[str, int]:
         return {name: len(tickets) for name, tickets in vars(self).items()}
 
 
 def sweep(*, now=None) -> SweepReport:
-    """Apply every approved request that is still waiting (a lost or failed message), then alert the
-    leads about open requests nearing or past the promise. Safe to run at any time and concurrently: rows
-    are taken with SKIP LOCKED, one transaction each, and every alert is recorded once as an event."""
+    """Apply every approved request that is still waiting (a lost or failed message), alert the leads about
+    open requests nearing or past the promise, and queue again every ticket email that never went. Safe to
+    run at any time and concurrently: rows are taken with SKIP LOCKED, one transaction each, every alert is
+    recorded once as an event, and an email task sends only what its ticket's events say is still owed."""
     now = now_or(now)
     report = SweepReport()
     _apply_waiting(report, now=now)
     _raise_sla_alerts(report, now=now)
+    _resend_owed_emails(report, now=now)
     if any(report.counts().values()):
         logger.info("sweep", extra=report.counts())
     return report
@@ -113,6 +117,55 @@ def _apply_waiting(report, *, now):
         else:
             report.applied.append(candidate.ticket_number)
         after = candidate.pk
+
+
+# An email is owed when a ticket has more events of an email's kind than ``email_sent`` records of it (see
+# ``tasks.send_request_email``). The sweep looks at events old enough that their own task has had its chance
+# (queued, retried), and young enough to still be news.
+EMAIL_RESEND_AFTER = dt.timedelta(minutes=10)
+EMAIL_RESEND_WITHIN = dt.timedelta(days=3)
+
+
+def owed_emails(*, now) -> list[tuple[int, str, str]]:
+    """(request id, ticket number, kind) of every email a recent event asked for and that was never sent:
+    its message could not be queued (the broker was down), or every retry failed (the mail server was).
+    Two queries whatever the number of tickets."""
+    from requests_app.emails import KINDS
+
+    candidates = set(
+        RequestEvent.objects.filter(
+            kind__in=KINDS, created_at__gt=now - EMAIL_RESEND_WITHIN, created_at__lte=now - EMAIL_RESEND_AFTER
+        )
+        .values_list("request_id", "kind")
+        .distinct()
+    )
+    if not candidates:
+        return []
+    asked: Counter = Counter()
+    sent: Counter = Counter()
+    tickets = {}
+    rows = RequestEvent.objects.filter(
+        request_id__in={request_id for request_id, _ in candidates}, kind__in=(*KINDS, EventKind.EMAIL_SENT)
+    ).values_list("request_id", "request__ticket_number", "kind", "message")
+    for request_id, ticket, kind, message in rows:
+        tickets[request_id] = ticket
+        if kind == EventKind.EMAIL_SENT:
+            sent[(request_id, message.split(":", 1)[0])] += 1
+        else:
+            asked[(request_id, kind)] += 1
+    return [
+        (request_id, tickets[request_id], kind)
+        for request_id, kind in sorted(candidates)
+        if sent[(request_id, kind)] < asked[(request_id, kind)]
+    ]
+
+
+def _resend_owed_emails(report, *, now):
+    from requests_app.tasks import send_request_email
+
+    for request_id, ticket, kind in owed_emails(now=now):
+        queue_after_commit(send_request_email, request_id, kind)
+        report.emails.append(f"{ticket}:{kind}")
 
 
 def _has_event(kind):

@@ -97,7 +97,7 @@ def test_a_second_sweep_finds_nothing_to_do(django_capture_on_commit_callbacks, 
     run_sweep(django_capture_on_commit_callbacks, NOW + 6 * DAY)
     events, outbox = RequestEvent.objects.count(), len(mail.outbox)
     again = run_sweep(django_capture_on_commit_callbacks, NOW + 6 * DAY + 15 * MINUTE)
-    assert again.counts() == {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0}
+    assert again.counts() == {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0, "emails": 0}
     assert (RequestEvent.objects.count(), len(mail.outbox)) == (events, outbox)
 
 
@@ -151,7 +151,7 @@ def test_at_risk_then_breached_each_once_at_the_right_moment(django_capture_on_c
     assert request.contract.number in warning.body
 
     for moment in (NOW + 5 * DAY + 15 * MINUTE, NOW + 6 * DAY, NOW + 7 * DAY - MINUTE):
-        assert sweep_at(moment).counts() == {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0}
+        assert sweep_at(moment).counts() == {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0, "emails": 0}
     assert len(mail.outbox) == 1
 
     report = sweep_at(NOW + 7 * DAY)
@@ -201,7 +201,7 @@ def test_finished_tickets_raise_no_alert(django_capture_on_commit_callbacks, lea
     assert (rejected.status, applied.status) == ("rejected", "applied")
     mail.outbox.clear()
     report = run_sweep(django_capture_on_commit_callbacks, NOW + 10 * DAY)
-    assert report.counts() == {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0}
+    assert report.counts() == {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0, "emails": 0}
     assert mail.outbox == []
 
 
@@ -265,7 +265,7 @@ def test_the_task_takes_now_as_an_iso_string_from_beat(django_capture_on_commit_
     waiting = approved_but_waiting()
     with django_capture_on_commit_callbacks(execute=True):
         counts = tasks.sweep.delay((NOW + 5 * DAY).isoformat()).get()
-    assert counts == {"applied": 1, "failed": 0, "at_risk": 1, "breached": 0}
+    assert counts == {"applied": 1, "failed": 0, "at_risk": 1, "breached": 0, "emails": 0}
     waiting.refresh_from_db()
     assert waiting.applied_at == NOW + 5 * DAY
     assert alerts(request, "sla_at_risk").get().created_at == NOW + 5 * DAY
@@ -362,3 +362,43 @@ def test_two_sweeps_at_once_apply_and_alert_each_request_once(leads):
     for request in late:
         assert alerts(request).count() == 1
     assert len([m for m in mail.outbox if m.subject.startswith("[PerkDesk] SLA at risk")]) == 8
+
+
+# --- emails that never went -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_an_email_that_never_went_once_its_own_task_had_its_time(django_capture_on_commit_callbacks):
+    """A ticket email whose message was lost (the on_commit work never ran here, like a broker that was
+    down) is queued again by the first sweep at least EMAIL_RESEND_AFTER (10 minutes) after its event, sent
+    once, and never again; an event older than EMAIL_RESEND_WITHIN (3 days) is no longer news."""
+    request = submitted()
+    mail.outbox.clear()
+    assert run_sweep(django_capture_on_commit_callbacks, NOW + 9 * MINUTE).emails == []
+    assert mail.outbox == []
+
+    report = run_sweep(django_capture_on_commit_callbacks, NOW + 10 * MINUTE)
+    assert report.emails == [f"{request.ticket_number}:submitted"]
+    [email] = mail.outbox
+    assert email.to == [request.requested_by.email]
+    assert email.subject == f"Your feedback removal request {request.ticket_number} has been submitted"
+    assert RequestEvent.objects.filter(request=request, kind="email_sent").count() == 1
+
+    for moment in (NOW + 25 * MINUTE, NOW + 2 * DAY):
+        assert run_sweep(django_capture_on_commit_callbacks, moment).emails == []
+    assert len(mail.outbox) == 1
+
+    stale = submitted()
+    assert run_sweep(django_capture_on_commit_callbacks, NOW + 3 * DAY + MINUTE).emails == []
+    assert not RequestEvent.objects.filter(request=stale, kind="email_sent").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tickets", [1, 6])
+def test_finding_the_owed_emails_takes_two_queries_whatever_the_number_of_tickets(tickets, django_assert_num_queries):
+    from requests_app.services.applying import owed_emails
+
+    requests = [approved_but_waiting() for _ in range(tickets)]
+    with django_assert_num_queries(2):
+        owed = owed_emails(now=NOW + DAY)
+    assert owed == sorted((r.pk, r.ticket_number, kind) for r in requests for kind in ("submitted", "approved"))
