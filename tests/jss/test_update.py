@@ -340,3 +340,20 @@ def test_jobs_score_chunks_on_their_own_connections_with_the_same_result(setting
     assert ScoreUpdate.objects.get(as_of=AS_OF).snapshots_written == 0
     assert snapshot_rows() == before
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scored_subject_cannot_be_deleted_under_its_snapshots():
+    """Snapshots carry no database foreign key (it would lock every subject row each night); what keeps their
+    subject alive is the contracts' own foreign keys: the database refuses to delete a freelancer or an agency
+    that has contracts, even by raw SQL, and only subjects with contracts are scored."""
+    from django.db import IntegrityError, connection, transaction
+
+    built = world(5)
+    services.run_update(as_of=AS_OF, now=NOW)
+    for kind, subject_id in built.subjects:
+        assert ScoreSnapshot.objects.filter(**{kind: subject_id}, as_of=AS_OF).exists()
+        table = "marketplace_agency" if kind == "agency" else "marketplace_freelancer"
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE id = %s", [subject_id])
+    assert ScoreSnapshot.objects.filter(as_of=AS_OF).count() == 5
