@@ -450,8 +450,8 @@ def write_snapshots(kind: str, as_of: date, scores: list[SubjectScore], *, now: 
     table = _q(ScoreSnapshot._meta.db_table)
     window = _q("window")
     changed = (
-        f"({table}.score, {table}.{window}, {table}.detail, {table}.algorithm_version) IS DISTINCT FROM "
-        f"(EXCLUDED.score, EXCLUDED.{window}, EXCLUDED.detail, EXCLUDED.algorithm_version)"
+        f"({table}.score, {table}.{window}, {table}.detail::text, {table}.algorithm_version) IS DISTINCT FROM "
+        f"(EXCLUDED.score, EXCLUDED.{window}, EXCLUDED.detail::text, EXCLUDED.algorithm_version)"
         if _postgres()
         else " OR ".join(
             f"{table}.{column} IS NOT excluded.{column}" for column in ("score", window, "detail", "algorithm_version")
@@ -460,7 +460,7 @@ def write_snapshots(kind: str, as_of: date, scores: list[SubjectScore], *, now: 
     if _postgres():
         source = (
             f"SELECT r.subject, %s, r.score, r.{window}, r.detail, %s, %s "
-            f"FROM jsonb_to_recordset(%s::jsonb) AS r(subject bigint, score integer, {window} text, detail jsonb)"
+            f"FROM json_to_recordset(%s::json) AS r(subject bigint, score integer, {window} text, detail json)"
         )
         params = [as_of, engine.ALGORITHM_VERSION, now, payload]
     else:
@@ -605,8 +605,8 @@ def snapshot_upsert_sql(source: str, kind: str, as_of: date):
         ],
         ["CASE win " + " ".join(f"WHEN '{name}' THEN text_{i}" for i, name in enumerate(names)) + " END AS unrounded"],
     ]
-    # The detail as JSON text in one format() call, parsed once into jsonb (cheaper than nesting
-    # jsonb_build_object). Every %%s below is a format() placeholder (%% is psycopg's escape).
+    # The detail as JSON text in one format() call, stored as it is in the json column (PostgreSQL checks it
+    # is JSON; see ScoreSnapshot.detail). Every %%s below is a format() placeholder (%% is psycopg's escape).
     template, values = [], []
     template.append(
         '{"algorithm_version":' + str(engine.ALGORITHM_VERSION) + ',"as_of":"' + as_of.isoformat() + '",'
@@ -636,7 +636,7 @@ def snapshot_upsert_sql(source: str, kind: str, as_of: date):
         f"({_REASON_ARRAY})[v %% 8]), ',' ORDER BY v) "
         "FROM unnest(string_to_array(x.left_out, ',')::bigint[]) v), '')"
     )
-    detail = f"format('{''.join(template)}', {', '.join(values)})::jsonb"
+    detail = f"format('{''.join(template)}', {', '.join(values)})::json"
     sql = f"""
 WITH scored AS ({_layers(source, steps)}),
 written AS (
@@ -648,8 +648,8 @@ written AS (
     WHERE x.t3 <= {SQL_MAX_QUARTERS}
     ON CONFLICT ({subject_column}, as_of) DO UPDATE SET score = excluded.score, {window} = excluded.{window},
         detail = excluded.detail, algorithm_version = excluded.algorithm_version, computed_at = excluded.computed_at
-    WHERE ({table}.score, {table}.{window}, {table}.detail, {table}.algorithm_version)
-        IS DISTINCT FROM (excluded.score, excluded.{window}, excluded.detail, excluded.algorithm_version)
+    WHERE ({table}.score, {table}.{window}, {table}.detail::text, {table}.algorithm_version)
+        IS DISTINCT FROM (excluded.score, excluded.{window}, excluded.detail::text, excluded.algorithm_version)
     RETURNING 1
 )
 SELECT

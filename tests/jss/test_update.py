@@ -357,3 +357,24 @@ def test_a_scored_subject_cannot_be_deleted_under_its_snapshots():
         with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {table} WHERE id = %s", [subject_id])
     assert ScoreSnapshot.objects.filter(as_of=AS_OF).count() == 5
+
+
+def test_the_detail_round_trips_through_its_json_column():
+    """``ScoreSnapshot.detail`` is stored as PostgreSQL ``json`` (text checked to be JSON), not ``jsonb``:
+    whatever writes it (the ORM, the update's SQL), it reads back as the same dict, by instance or by value."""
+    from django.db import connection
+
+    built = world(3)
+    services.run_update(as_of=AS_OF, now=NOW)
+    freelancer = f.FreelancerFactory()
+    detail = {"windows": {"24m": {"score": "91.5", "contracts": 3}}, "left_out": [], "note": "é ✓"}
+    written = f.ScoreSnapshotFactory(freelancer=freelancer, as_of=AS_OF, score=92, window="24m", detail=detail)
+    assert ScoreSnapshot.objects.get(pk=written.pk).detail == detail
+    assert ScoreSnapshot.objects.filter(pk=written.pk).values_list("detail", flat=True).get() == detail
+    for (kind, subject_id), facts in built.facts.items():
+        stored = ScoreSnapshot.objects.values_list("detail", flat=True).get(**{kind: subject_id}, as_of=AS_OF)
+        assert stored == engine.compute(facts, as_of=AS_OF).detail
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_typeof(detail)::text FROM jss_scoresnapshot LIMIT 1")
+            assert cursor.fetchone()[0] == "json"
