@@ -11,21 +11,23 @@ With ``--contracts N`` the script makes its data: it (re)creates the bench datab
 Without it, it measures whatever the bench database holds. It refuses any database whose name does not
 contain "bench", so it can never wipe a development or production database.
 
-It then deletes the old snapshots and updates, runs one full scheduled update (every subject scored, one
-snapshot each written) and times it, and times the bare aggregate
-``SELECT subject, count(*), sum(total_charged) ... GROUP BY subject`` over the contracts whose reference date
-is in the 24 months up to as_of (median of three runs, its rows fetched as an application would), in the
-same run. The last line printed is one JSON object: {"contracts", "subjects", "seconds", "sql_seconds",
-"ratio", "queries", ...}; ``queries`` counts the statements the update sent (in this process and its job
-threads; with --workers the workers' are not visible here, so it is null). With REDIS_URL (or
-CELERY_BROKER_URL) the outcome emails are queued as in production, to a throwaway queue; without a broker
-they are sent eagerly, inside the timing. ``sql_server_seconds``/``ratio_server`` time the same
-aggregate wrapped in count(*), so that no rows leave the database.
+It then runs ``--repeat`` rounds (default 3), each timing the bare aggregate ``SELECT subject, count(*),
+sum(total_charged) ... GROUP BY subject`` over the contracts whose reference date is in the 24 months up to
+as_of (median of three runs, its rows fetched as an application would) just before and just after one full
+scheduled update from deleted snapshots and updates (every subject scored, one snapshot each written). The
+figures are the medians over the rounds, so one noisy moment on a shared machine does not decide them;
+``ratio_each_run`` shows every round. The last line printed is one JSON object: {"contracts", "subjects",
+"seconds", "sql_seconds", "ratio", "queries", ...}; ``queries`` counts the statements the update sent (in this
+process and its job threads; with --workers the workers' are not visible here, so it is null). With REDIS_URL
+(or CELERY_BROKER_URL) the outcome emails are queued as in production, to a throwaway queue; without a broker
+they are sent eagerly, inside the timing. ``sql_server_seconds``/``ratio_server`` time the same aggregate
+wrapped in count(*), so that no rows leave the database.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -229,65 +231,66 @@ def run_in_process(as_of, broker: str | None, jobs: int) -> tuple[float, int]:
     return seconds, counter.count
 
 
-def run_on_workers(as_of, workers: int, broker: str, url: str, log) -> float:
-    from jss import services
-    from jss.models import ScoreUpdate
-    from perkdesk.celery import app
+class BenchWorkers:
+    """N real Celery worker processes on a queue of their own, started once for every round (warm, as
+    long-running production workers are) and stopped at the end."""
 
-    queue = f"jss-bench-{uuid.uuid4().hex[:8]}"
-    launcher = (
-        "import os, sys, django; django.setup(); from perkdesk.celery import app; "
-        "app.conf.task_default_queue = os.environ['BENCH_QUEUE']; app.start(sys.argv[1:])"
-    )
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": broker,
-        "BENCH_QUEUE": queue,
-        "LOG_LEVEL": "WARNING",
-        "EMAIL_URL": "memorymail://",  # the outcome emails are built and sent, into memory
-        "DATABASE_CONN_MAX_AGE": "60",  # as in production: a worker keeps its connection between tasks
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            launcher,
-            "worker",
-            "-Q",
-            queue,
-            "-c",
-            str(workers),
-            "-P",
-            "prefork",
-            "-l",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"{queue}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    app.conf.task_always_eager, app.conf.task_default_queue = False, queue
-    try:
+    def __init__(self, workers: int, broker: str, url: str, log):
+        from perkdesk.celery import app
+
+        self.app, self.log, self.workers = app, log, workers
+        self.queue = f"jss-bench-{uuid.uuid4().hex[:8]}"
+        self.name = f"{self.queue}@{os.uname().nodename}"
+        launcher = (
+            "import os, sys, django; django.setup(); from perkdesk.celery import app; "
+            "app.conf.task_default_queue = os.environ['BENCH_QUEUE']; app.start(sys.argv[1:])"
+        )
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "CELERY_BROKER_URL": broker,
+            "BENCH_QUEUE": self.queue,
+            "LOG_LEVEL": "WARNING",
+            "EMAIL_URL": "memorymail://",  # the outcome emails are built and sent, into memory
+            "DATABASE_CONN_MAX_AGE": "60",  # as in production: a worker keeps its connection between tasks
+        }
+        command = ["worker", "-Q", self.queue, "-c", str(workers), "-P", "prefork", "-l", "WARNING"]
+        command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{self.queue}@%h"]
+        self.process = subprocess.Popen([sys.executable, "-c", launcher, *command], cwd=ROOT, env=env)
+        app.conf.task_always_eager, app.conf.task_default_queue = False, self.queue
+
+    def __enter__(self):
         deadline = time.monotonic() + 60
-        while not app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=1.0):
+        while not self.app.control.ping(destination=[self.name], timeout=1.0):
             if time.monotonic() > deadline:
+                self.__exit__()
                 raise SystemExit("recalc.py: the Celery workers did not start")
-        log(f"{workers} worker processes ready on {queue}")
+        self.log(f"{self.workers} worker processes ready on {self.queue}")
+        return self
+
+    def run(self, as_of) -> float:
+        """One full update fanned out to the workers; its time until the last chunk closed it. Then the
+        outcome emails it queued are dropped and the workers left idle, so nothing runs beside the next
+        timing."""
+        from jss import services
+        from jss.models import ScoreUpdate
+
         started = time.perf_counter()
         start = services.start_scheduled_update(as_of=as_of, force=True, queue=True)
         assert start.outcome == "started", start
         while not ScoreUpdate.objects.filter(pk=start.update.pk, finished_at__isnull=False).exists():
             time.sleep(0.02)
-        return time.perf_counter() - started
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-        app.control.purge()  # the outcome emails still queued on the bench queue: not measured, not kept
+        seconds = time.perf_counter() - started
+        self.app.control.purge()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any((self.app.control.inspect([self.name]).active() or {}).values()):
+            time.sleep(0.2)
+        return seconds
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=60)
+        self.app.control.purge()  # the outcome emails still queued on the bench queue: not measured, not kept
 
 
 def main() -> None:
@@ -300,6 +303,9 @@ def main() -> None:
         type=int,
         default=None,
         help="in process: score N chunks at once, each on its own connection (default: the CPUs on PostgreSQL)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of (bare aggregate, full update); medians are reported"
     )
     parser.add_argument("--chunk-size", type=int, help="JSS_UPDATE_CHUNK_SIZE for this run (default: the setting)")
     args = parser.parse_args()
@@ -328,26 +334,40 @@ def main() -> None:
     if not contracts:
         sys.exit("recalc.py: the bench database has no contracts: pass --contracts N")
     as_of = timezone.localdate()
-    clear_scores()
 
     jobs = 1 if args.workers else args.jobs or ((os.cpu_count() or 1) if connection.vendor == "postgresql" else 1)
     log(
         f"scheduled update of {contracts} contracts as of {as_of} ({connection.vendor}, "
         f"chunks of {settings.JSS_UPDATE_CHUNK_SIZE}, "
-        f"{f'{args.workers} workers' if args.workers else f'in process, {jobs} at once'})"
+        f"{f'{args.workers} workers' if args.workers else f'in process, {jobs} at once'}), {args.repeat} runs"
     )
-    if args.workers:
-        seconds, queries = run_on_workers(as_of, args.workers, broker, url, log), None
-    else:
-        seconds, queries = run_in_process(as_of, broker, jobs)
-    update = ScoreUpdate.objects.get(as_of=as_of)
-    snapshots = ScoreSnapshot.objects.filter(as_of=as_of).count()
-    assert snapshots == update.subjects == update.snapshots_written, (snapshots, update.subjects)
-    sql_seconds, sql_server_seconds, groups = time_bare_aggregate(as_of)
-    log(
-        f"update {seconds:.2f} s; bare aggregate {sql_seconds:.3f} s with its {groups} rows fetched, "
-        f"{sql_server_seconds:.3f} s inside the database"
-    )
+    # Each round: one full update from empty, with the bare aggregate (median of three) timed just before and
+    # just after it, so both are measured side by side; the figures are medians over the rounds (a shared
+    # machine is noisy), and each round's ratio uses the mean of its two bare timings.
+    updates, bare, bare_server, queries = [], [], [], None
+    workers = BenchWorkers(args.workers, broker, url, log) if args.workers else contextlib.nullcontext()
+    with workers:
+        for round_ in range(1, args.repeat + 1):
+            before = time_bare_aggregate(as_of)
+            clear_scores()
+            if args.workers:
+                seconds = workers.run(as_of)
+            else:
+                seconds, queries = run_in_process(as_of, broker, jobs)
+            after = time_bare_aggregate(as_of)
+            sql_seconds, sql_server_seconds = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
+            groups = after[2]
+            update = ScoreUpdate.objects.get(as_of=as_of)
+            snapshots = ScoreSnapshot.objects.filter(as_of=as_of).count()
+            assert snapshots == update.subjects == update.snapshots_written, (snapshots, update.subjects)
+            updates.append(seconds)
+            bare.append(sql_seconds)
+            bare_server.append(sql_server_seconds)
+            log(
+                f"round {round_}: update {seconds:.2f} s; bare aggregate {sql_seconds:.3f} s with its {groups} rows "
+                f"fetched, {sql_server_seconds:.3f} s inside the database (ratio {seconds / sql_seconds:.2f})"
+            )
+    seconds, sql_seconds, sql_server_seconds = (statistics.median(x) for x in (updates, bare, bare_server))
     print(
         json.dumps(
             {
@@ -362,6 +382,8 @@ def main() -> None:
                 "chunks": update.chunks,
                 "workers": args.workers or None,
                 "jobs": None if args.workers else jobs,
+                "runs": args.repeat,
+                "ratio_each_run": [round(u / b, 2) for u, b in zip(updates, bare, strict=True)],
                 "database": connection.vendor,
             }
         )
