@@ -40,13 +40,26 @@ def apply_exclusion(request_id):
     retry_backoff_max=900,
     max_retries=10,
 )
-def send_request_email(request_id, kind):
+def send_request_email(request_id, kind, resend=False):
     """Send one of a ticket's emails once per event of its kind (a JSS outcome can change at a later update,
     and each change is news): the ``email_sent`` events are the record of what went. The ticket is locked
     while its email is checked, sent and recorded, so a redelivered task and the sweep's resend (which may
-    run at the same moment) send it once between them."""
+    run at the same moment) send it once between them.
+
+    ``resend`` (the sweep's): one attempt; if the mail server fails it is logged and the next sweep tries
+    again, so a long mail outage does not pile up retrying tasks."""
     if kind not in KINDS:
         raise ValueError(f"unknown email kind {kind!r}")
+    try:
+        return _send_request_email(request_id, kind)
+    except (smtplib.SMTPException, OSError):
+        if not resend:
+            raise  # retried with backoff (autoretry_for)
+        logger.warning("resending %s email of request %s failed; the next sweep tries again", kind, request_id)
+        return False
+
+
+def _send_request_email(request_id, kind):
     marker = f"{kind}:"
     with transaction.atomic():
         removal_request = (

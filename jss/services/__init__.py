@@ -6,7 +6,7 @@
 """
 
 from jss.services.preview import RemovalPreview, preview_removal, preview_removals, removal_preview
-from jss.services.top_rated import EvaluationResult, evaluate_top_rated, send_status_loss_notice
+from jss.services.top_rated import EvaluationResult, evaluate_top_rated, owed_notices, send_status_loss_notice
 from jss.services.update import (
     UpdateStart,
     finish_update,
@@ -23,6 +23,7 @@ __all__ = [
     "UpdateStart",
     "evaluate_top_rated",
     "finish_update",
+    "owed_notices",
     "preview_removal",
     "preview_removals",
     "record_outcomes",

@@ -255,6 +255,24 @@ def build_status_loss_notice(evaluation: TopRatedEvaluation) -> EmailMultiAltern
     return message
 
 
+def owed_notices(*, now=None) -> list[int]:
+    """The closing evaluations of the last PERK_GRACE_DAYS whose status-loss notice never went (its message
+    was lost, or the mail server failed): the freelancer needs it to ask for the perk in the grace window. The
+    sweep queues them again; ``send_status_loss_notice`` sends each once, whoever asks. One query."""
+    today = timezone.localdate(now or timezone.now())
+    return list(
+        TopRatedEvaluation.objects.filter(
+            change="closed",
+            period__isnull=False,
+            notice_sent_at__isnull=True,
+            evaluated_on__gte=today - timedelta(days=settings.PERK_GRACE_DAYS),
+            evaluated_on__lte=today,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def send_status_loss_notice(evaluation_id: int, *, now=None) -> bool:
     """Email the notice for a closing evaluation once: the row is locked while sending and stamped after."""
     now = now or timezone.now()

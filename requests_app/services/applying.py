@@ -74,6 +74,7 @@ class SweepReport:
     at_risk: list[str] = field(default_factory=list)
     breached: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)  # "ticket:kind" of each email sent again
+    notices: list[int] = field(default_factory=list)  # Top Rated evaluations whose status-loss notice is sent again
 
     def counts(self) -> dict[str, int]:
         return {name: len(tickets) for name, tickets in vars(self).items()}
@@ -81,7 +82,8 @@ class SweepReport:
 
 def sweep(*, now=None) -> SweepReport:
     """Apply every approved request that is still waiting (a lost or failed message), alert the leads about
-    open requests nearing or past the promise, and queue again every ticket email that never went. Safe to
+    open requests nearing or past the promise, and queue again every ticket email and status-loss notice that
+    never went. Safe to
     run at any time and concurrently: rows are taken with SKIP LOCKED, one transaction each, every alert is
     recorded once as an event, and an email task sends only what its ticket's events say is still owed."""
     now = now_or(now)
@@ -89,6 +91,7 @@ def sweep(*, now=None) -> SweepReport:
     _apply_waiting(report, now=now)
     _raise_sla_alerts(report, now=now)
     _resend_owed_emails(report, now=now)
+    _resend_owed_notices(report, now=now)
     if any(report.counts().values()):
         logger.info("sweep", extra=report.counts())
     return report
@@ -164,8 +167,17 @@ def _resend_owed_emails(report, *, now):
     from requests_app.tasks import send_request_email
 
     for request_id, ticket, kind in owed_emails(now=now):
-        queue_after_commit(send_request_email, request_id, kind)
+        queue_after_commit(send_request_email, request_id, kind, True)
         report.emails.append(f"{ticket}:{kind}")
+
+
+def _resend_owed_notices(report, *, now):
+    from jss import services as jss_services
+    from jss import tasks as jss_tasks
+
+    for evaluation_id in jss_services.owed_notices(now=now):
+        queue_after_commit(jss_tasks.send_status_loss_notice, evaluation_id)
+        report.notices.append(evaluation_id)
 
 
 def _has_event(kind):

@@ -21,6 +21,7 @@ from tests import factories as f
 NOW = timezone.make_aware(dt.datetime(2026, 11, 26, 9, 0))
 DAY = dt.timedelta(days=1)
 MINUTE = dt.timedelta(minutes=1)
+NOTHING = {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0, "emails": 0, "notices": 0}  # a sweep's counts
 
 
 def submitted(*, scope="jss_only", now=NOW):
@@ -97,7 +98,7 @@ def test_a_second_sweep_finds_nothing_to_do(django_capture_on_commit_callbacks, 
     run_sweep(django_capture_on_commit_callbacks, NOW + 6 * DAY)
     events, outbox = RequestEvent.objects.count(), len(mail.outbox)
     again = run_sweep(django_capture_on_commit_callbacks, NOW + 6 * DAY + 15 * MINUTE)
-    assert again.counts() == {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0, "emails": 0}
+    assert again.counts() == NOTHING
     assert (RequestEvent.objects.count(), len(mail.outbox)) == (events, outbox)
 
 
@@ -151,7 +152,7 @@ def test_at_risk_then_breached_each_once_at_the_right_moment(django_capture_on_c
     assert request.contract.number in warning.body
 
     for moment in (NOW + 5 * DAY + 15 * MINUTE, NOW + 6 * DAY, NOW + 7 * DAY - MINUTE):
-        assert sweep_at(moment).counts() == {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0, "emails": 0}
+        assert sweep_at(moment).counts() == NOTHING
     assert len(mail.outbox) == 1
 
     report = sweep_at(NOW + 7 * DAY)
@@ -201,7 +202,7 @@ def test_finished_tickets_raise_no_alert(django_capture_on_commit_callbacks, lea
     assert (rejected.status, applied.status) == ("rejected", "applied")
     mail.outbox.clear()
     report = run_sweep(django_capture_on_commit_callbacks, NOW + 10 * DAY)
-    assert report.counts() == {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0, "emails": 0}
+    assert report.counts() == NOTHING
     assert mail.outbox == []
 
 
@@ -265,7 +266,7 @@ def test_the_task_takes_now_as_an_iso_string_from_beat(django_capture_on_commit_
     waiting = approved_but_waiting()
     with django_capture_on_commit_callbacks(execute=True):
         counts = tasks.sweep.delay((NOW + 5 * DAY).isoformat()).get()
-    assert counts == {"applied": 1, "failed": 0, "at_risk": 1, "breached": 0, "emails": 0}
+    assert counts == {"applied": 1, "failed": 0, "at_risk": 1, "breached": 0, "emails": 0, "notices": 0}
     waiting.refresh_from_db()
     assert waiting.applied_at == NOW + 5 * DAY
     assert alerts(request, "sla_at_risk").get().created_at == NOW + 5 * DAY
@@ -402,3 +403,53 @@ def test_finding_the_owed_emails_takes_two_queries_whatever_the_number_of_ticket
     with django_assert_num_queries(2):
         owed = owed_emails(now=NOW + DAY)
     assert owed == sorted((r.pk, r.ticket_number, kind) for r in requests for kind in ("submitted", "approved"))
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_a_status_loss_notice_that_never_went_once(django_capture_on_commit_callbacks):
+    """A closing Top Rated evaluation whose notice never went (the freelancer needs it for the grace window's
+    screenshot) is queued again by the sweep and sent once; one older than PERK_GRACE_DAYS is left alone."""
+    from jss.models import TopRatedEvaluation
+
+    today = timezone.localdate(NOW)
+
+    def closed(days_ago):
+        freelancer = f.FreelancerFactory()
+        period = f.TopRatedPeriodFactory(
+            freelancer=freelancer, ended_on=today - dt.timedelta(days=days_ago), loss_reason="jss_dip"
+        )
+        return f.TopRatedEvaluationFactory(
+            freelancer=freelancer,
+            evaluated_on=today - dt.timedelta(days=days_ago),
+            score=84,
+            top_rated=False,
+            failed=["jss_below_90"],
+            change="closed",
+            period=period,
+        )
+
+    recent, stale = closed(2), closed(20)
+    mail.outbox.clear()
+    report = run_sweep(django_capture_on_commit_callbacks, NOW)
+    assert report.notices == [recent.pk]
+    [notice] = mail.outbox
+    assert notice.to == [recent.freelancer.user.email] and "no longer Top Rated" in notice.body
+    assert TopRatedEvaluation.objects.get(pk=recent.pk).notice_sent_at is not None
+    assert TopRatedEvaluation.objects.get(pk=stale.pk).notice_sent_at is None
+    assert run_sweep(django_capture_on_commit_callbacks, NOW + 15 * MINUTE).notices == []
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_resend_that_meets_a_broken_mail_server_gives_up_until_the_next_sweep(settings, caplog):
+    """The sweep's resend tries once: a mail server that refuses is logged, nothing is recorded as sent, and
+    no retrying task is left behind to pile up during a long outage; the next sweep tries again."""
+    request = submitted()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2  # nothing listens
+    assert tasks.send_request_email.apply(args=[request.pk, "submitted", True]).result is False
+    assert "resending submitted email" in caplog.text
+    assert not RequestEvent.objects.filter(request=request, kind="email_sent").exists()
+    # Not a resend: the mail failure raises, for the task's own retries.
+    result = tasks.send_request_email.apply(args=[request.pk, "submitted"])
+    assert result.failed() or result.state == "RETRY"
