@@ -305,6 +305,10 @@ def test_apply_due_exclusions_says_what_it_did(django_capture_on_commit_callback
     assert f"Applied 1 ticket: {waiting.ticket_number}" in out
     assert f"At-risk alerts sent to the leads for 1 ticket: {at_risk.ticket_number}" in out
     assert f"Breach alerts sent to the leads for 1 ticket: {breached.ticket_number}" in out
+    # The waiting request's own emails were never sent (its messages were lost): queued again, and sent.
+    t = waiting.ticket_number
+    assert f"Emails that never went, queued again (2): {t} (approved), {t} (submitted)" in out
+    assert RequestEvent.objects.filter(request=waiting, kind="email_sent").count() == 3  # and "applied"
     with django_capture_on_commit_callbacks(execute=True):
         call_command("apply_due_exclusions", "--now", NOW.isoformat())
     assert "Nothing to do" in capsys.readouterr().out

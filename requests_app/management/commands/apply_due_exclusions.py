@@ -1,4 +1,5 @@
-"""Run the sweep by hand: apply approved requests still waiting, raise the SLA alerts, say what happened."""
+"""Run the sweep by hand: apply approved requests still waiting, send again the emails and notices that never
+went, raise the SLA alerts, say what happened."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -9,9 +10,10 @@ from requests_app.services.applying import sweep
 
 class Command(BaseCommand):
     help = (
-        "Apply every approved request that is still waiting (e.g. after a lost queue message) and send the "
-        "SLA alerts that are due to the support leads. The same work the 15-minute beat sweep does; safe to "
-        "run at any time, also while workers run."
+        "Apply every approved request that is still waiting (e.g. after a lost queue message), send again the "
+        "ticket emails and status-loss notices that never went, and send the SLA alerts that are due to the "
+        "support leads. The same work the 15-minute beat sweep does; safe to run at any time, also while "
+        "workers run."
     )
 
     def add_arguments(self, parser):
@@ -41,8 +43,17 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Could not apply {_tickets(report.failed)}: {', '.join(report.failed)} (see the log for why)."
             )
-        if not any(tickets for _, tickets in lines):
-            self.stdout.write("Nothing to do: no approved request is waiting and no SLA alert is due.")
+        if report.emails:
+            emails = ", ".join(e.replace(":", " (", 1) + ")" for e in report.emails)
+            self.stdout.write(
+                self.style.SUCCESS(f"Emails that never went, queued again ({len(report.emails)}): {emails}")
+            )
+        if report.notices:
+            self.stdout.write(
+                self.style.SUCCESS(f"Status-loss notices that never went queued again: {len(report.notices)}")
+            )
+        if not any(tickets for _, tickets in lines) and not report.emails and not report.notices:
+            self.stdout.write("Nothing to do: no approved request is waiting, nothing is owed, no SLA alert is due.")
 
 
 def _tickets(tickets):
