@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models import Q
 
+from perkdesk.marketplace.models import EXACTLY_ONE_SUBJECT
+
 
 class PermanentQuerySet(models.QuerySet):
     def delete(self):
@@ -92,9 +94,7 @@ class ScoreSnapshot(models.Model):
         get_latest_by = "as_of"
         constraints = [
             models.CheckConstraint(
-                condition=(
-                    Q(freelancer__isnull=False, agency__isnull=True) | Q(freelancer__isnull=True, agency__isnull=False)
-                ),
+                condition=EXACTLY_ONE_SUBJECT,
                 name="snapshot_exactly_one_subject",
             ),
             models.CheckConstraint(
@@ -201,9 +201,7 @@ class TopRatedEvaluation(models.Model):
         get_latest_by = "evaluated_on"
         constraints = [
             models.CheckConstraint(
-                condition=(
-                    Q(freelancer__isnull=False, agency__isnull=True) | Q(freelancer__isnull=True, agency__isnull=False)
-                ),
+                condition=EXACTLY_ONE_SUBJECT,
                 name="evaluation_exactly_one_subject",
             ),
             models.UniqueConstraint(fields=["freelancer", "evaluated_on"], name="evaluation_unique_freelancer_day"),

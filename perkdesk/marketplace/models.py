@@ -8,6 +8,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+# A row about a scored subject belongs to a freelancer or to an agency, never both, never neither.
+EXACTLY_ONE_SUBJECT = Q(freelancer__isnull=False, agency__isnull=True) | Q(
+    freelancer__isnull=True, agency__isnull=False
+)
+
 
 class AccountStatus(models.TextChoices):
     ACTIVE = "active", "Active"
@@ -214,9 +219,7 @@ class TopRatedPeriod(models.Model):
         ordering = ["-started_on"]
         constraints = [
             models.CheckConstraint(
-                condition=(
-                    Q(freelancer__isnull=False, agency__isnull=True) | Q(freelancer__isnull=True, agency__isnull=False)
-                ),
+                condition=EXACTLY_ONE_SUBJECT,
                 name="top_rated_exactly_one_subject",
             ),
             models.CheckConstraint(
