@@ -17,6 +17,13 @@ from requests_app.services import applying
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError, BrokerError, ConnectionError)
+# Emails: the mail server's failures are retried too, more times, with a longer backoff cap.
+MAIL_RETRY = dict(
+    autoretry_for=TRANSIENT + (smtplib.SMTPException, OSError),
+    retry_backoff=True,
+    retry_backoff_max=900,
+    max_retries=10,
+)
 
 
 @shared_task(
@@ -35,10 +42,7 @@ def apply_exclusion(request_id):
 @shared_task(
     name="requests_app.send_request_email",
     acks_late=True,
-    autoretry_for=TRANSIENT + (smtplib.SMTPException, OSError),
-    retry_backoff=True,
-    retry_backoff_max=900,
-    max_retries=10,
+    **MAIL_RETRY,
 )
 def send_request_email(request_id, kind, resend=False):
     """Send one of a ticket's emails once per event of its kind (a JSS outcome can change at a later update,
@@ -89,10 +93,7 @@ def _send_request_email(request_id, kind):
 @shared_task(
     name="requests_app.send_sla_alert",
     acks_late=True,
-    autoretry_for=TRANSIENT + (smtplib.SMTPException, OSError),
-    retry_backoff=True,
-    retry_backoff_max=900,
-    max_retries=10,
+    **MAIL_RETRY,
 )
 def send_sla_alert(request_id, kind):
     """Tell the support leads that a ticket is at risk of, or past, the 7-day promise; once per ticket."""
