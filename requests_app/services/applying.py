@@ -18,6 +18,7 @@ from jss.models import JssExclusion
 from perkdesk.marketplace.models import Feedback
 from requests_app import domain
 from requests_app.eligibility import format_date
+from requests_app.emails import KINDS
 from requests_app.models import OPEN, EventKind, RemovalRequest, RequestEvent, Status
 from requests_app.services.common import email_after_commit, now_or, queue_after_commit, record_event
 
@@ -59,7 +60,7 @@ def _apply_locked(locked, *, now):
     message = f"The contract is now excluded from {whose} Job Success Score calculations"
     message += f"; its feedback is hidden on {whose} profile." if hide else "."
     record_event(locked, EventKind.APPLIED, now=now, message=message)
-    email_after_commit(locked, "applied")
+    email_after_commit(locked.pk, "applied")
 
 
 # --- the sweep --------------------------------------------------------------------------------------
@@ -133,8 +134,6 @@ def owed_emails(*, now) -> list[tuple[int, str, str]]:
     """(request id, ticket number, kind) of every email a recent event asked for and that was never sent:
     its message could not be queued (the broker was down), or every retry failed (the mail server was).
     Two queries whatever the number of tickets."""
-    from requests_app.emails import KINDS
-
     candidates = set(
         RequestEvent.objects.filter(
             kind__in=KINDS, created_at__gt=now - EMAIL_RESEND_WITHIN, created_at__lte=now - EMAIL_RESEND_AFTER
@@ -164,10 +163,8 @@ def owed_emails(*, now) -> list[tuple[int, str, str]]:
 
 
 def _resend_owed_emails(report, *, now):
-    from requests_app.tasks import send_request_email
-
     for request_id, ticket, kind in owed_emails(now=now):
-        queue_after_commit(send_request_email, request_id, kind, True)
+        email_after_commit(request_id, kind, resend=True)
         report.emails.append(f"{ticket}:{kind}")
 
 
@@ -372,8 +369,6 @@ def record_jss_outcomes(outcomes: dict, *, as_of, now=None) -> int:
                 for request_id in request_ids
             ]
         RequestEvent.objects.bulk_create(events)
-        from requests_app.tasks import send_request_email
-
         for event in events:
-            queue_after_commit(send_request_email, event.request_id, "jss_outcome")
+            email_after_commit(event.request_id, "jss_outcome")
     return len(events)

@@ -86,10 +86,14 @@ def queue_after_commit(task, *args):
     transaction.on_commit(send)
 
 
-def email_after_commit(removal_request, kind):
+def email_after_commit(request_id, kind, *, resend=False):
+    """Queue one of a ticket's emails once the transaction commits (``resend``: the sweep's single attempt)."""
     from requests_app.tasks import send_request_email
 
-    queue_after_commit(send_request_email, removal_request.pk, kind)
+    if resend:
+        queue_after_commit(send_request_email, request_id, kind, True)
+    else:
+        queue_after_commit(send_request_email, request_id, kind)
 
 
 def record_event(removal_request, kind, *, actor=None, message="", public=True, now):

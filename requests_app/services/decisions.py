@@ -215,7 +215,7 @@ def approve_request(removal_request, *, agent, now=None) -> RemovalRequest:
         from requests_app.tasks import apply_exclusion as apply_task
 
         queue_after_commit(apply_task, locked.pk)
-        email_after_commit(locked, "approved")
+        email_after_commit(locked.pk, "approved")
     return locked
 
 
@@ -243,5 +243,5 @@ def reject_request(removal_request, *, agent, reason, message="", now=None) -> R
             locked.assigned_to = agent
         locked.save(update_fields=["status", "rejection_reason", "decided_by", "decided_at", "assigned_to"])
         record_event(locked, EventKind.REJECTED, actor=agent, now=now, message=text)
-        email_after_commit(locked, "rejected")
+        email_after_commit(locked.pk, "rejected")
     return locked

@@ -90,7 +90,7 @@ def submit_request(*, requester, contract_number, scope, agency=None, screenshot
                 now=now,
                 message=_submitted_message(removal_request),
             )
-            email_after_commit(removal_request, "submitted")
+            email_after_commit(removal_request.pk, "submitted")
     except BaseException:
         if stored_name:
             storage.delete(stored_name)
