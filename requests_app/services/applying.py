@@ -84,9 +84,8 @@ class SweepReport:
 def sweep(*, now=None) -> SweepReport:
     """Apply every approved request that is still waiting (a lost or failed message), alert the leads about
     open requests nearing or past the promise, and queue again every ticket email and status-loss notice that
-    never went. Safe to
-    run at any time and concurrently: rows are taken with SKIP LOCKED, one transaction each, every alert is
-    recorded once as an event, and an email task sends only what its ticket's events say is still owed."""
+    never went. Safe to run at any time and concurrently: rows are taken with SKIP LOCKED, one transaction
+    each, every alert is recorded once as an event, and an email task sends only what is still owed."""
     now = now_or(now)
     report = SweepReport()
     _apply_waiting(report, now=now)
