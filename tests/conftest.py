@@ -2,8 +2,11 @@ import os
 import shutil
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
+
+from tests.clock import NOW
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls around it are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -26,6 +29,18 @@ def pytest_runtest_setup(item):
         _unavailable(item, "needs Redis")
     if item.get_closest_marker("browser") and not CHROMIUM:
         _unavailable(item, "needs the system Chromium (apt-get install chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(request):
+    """One clock for every test: pinned at tests.clock.NOW and ticking, so the code (timezone.now()), the
+    factories and the tests' own dates agree whatever day the suite runs on. Tests marked ``real_clock`` see
+    the real clock (a real Celery worker or other process that the pin cannot reach is involved)."""
+    if request.node.get_closest_marker("real_clock"):
+        yield None
+        return
+    with time_machine.travel(NOW, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture(autouse=True)

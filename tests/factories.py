@@ -10,8 +10,13 @@ from django.utils import timezone
 from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk, TopRatedEvaluation
 from perkdesk.marketplace import models as m
 from requests_app.models import RemovalRequest, RequestEvent
+from tests.clock import TODAY  # noqa: F401  (tests import it from here too)
 
-TODAY = dt.date(2026, 11, 26)
+
+def today():
+    """The date on the clock the code reads: the pinned one (tests/clock.py), or the real one in a test
+    marked ``real_clock``; every factory date derives from it, so the world and the code agree."""
+    return timezone.localdate()
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -117,9 +122,9 @@ class ContractFactory(factory.django.DjangoModelFactory):
     agency = None
     client = factory.SubFactory(ClientFactory)
     platform = m.Platform.UPWORK
-    started_on = factory.LazyFunction(lambda: TODAY - dt.timedelta(days=120))
-    ended_on = factory.LazyFunction(lambda: TODAY - dt.timedelta(days=20))
-    last_payment_on = factory.LazyAttribute(lambda c: c.ended_on or TODAY - dt.timedelta(days=5))
+    started_on = factory.LazyFunction(lambda: today() - dt.timedelta(days=120))
+    ended_on = factory.LazyFunction(lambda: today() - dt.timedelta(days=20))
+    last_payment_on = factory.LazyAttribute(lambda c: c.ended_on or today() - dt.timedelta(days=5))
     total_charged = Decimal("800.00")
 
     class Params:
@@ -158,16 +163,16 @@ class TopRatedPeriodFactory(factory.django.DjangoModelFactory):
 
     freelancer = None
     agency = None
-    started_on = factory.LazyFunction(lambda: TODAY - dt.timedelta(days=400))
+    started_on = factory.LazyFunction(lambda: today() - dt.timedelta(days=400))
     ended_on = None
     loss_reason = None
 
     class Params:
         lost_jss_dip = factory.Trait(
-            ended_on=factory.LazyFunction(lambda: TODAY - dt.timedelta(days=5)), loss_reason="jss_dip"
+            ended_on=factory.LazyFunction(lambda: today() - dt.timedelta(days=5)), loss_reason="jss_dip"
         )
         lost_suspension = factory.Trait(
-            ended_on=factory.LazyFunction(lambda: TODAY - dt.timedelta(days=5)), loss_reason="suspension"
+            ended_on=factory.LazyFunction(lambda: today() - dt.timedelta(days=5)), loss_reason="suspension"
         )
 
 
@@ -237,7 +242,7 @@ class ScoreSnapshotFactory(factory.django.DjangoModelFactory):
 
     freelancer = factory.SubFactory(FreelancerFactory)
     agency = None
-    as_of = TODAY
+    as_of = factory.LazyFunction(today)
     score = 95
     window = "12m"
     detail = factory.LazyFunction(dict)
@@ -249,7 +254,7 @@ class ScoreUpdateFactory(factory.django.DjangoModelFactory):
         model = ScoreUpdate
         skip_postgeneration_save = True
 
-    as_of = TODAY
+    as_of = factory.LazyFunction(today)
     started_at = factory.LazyFunction(timezone.now)
     finished_at = factory.LazyFunction(timezone.now)
 
@@ -273,7 +278,7 @@ class TopRatedEvaluationFactory(factory.django.DjangoModelFactory):
 
     freelancer = factory.SubFactory(FreelancerFactory)
     agency = None
-    evaluated_on = TODAY
+    evaluated_on = factory.LazyFunction(today)
     score = 95
     weeks_at_90 = 16
     weeks_on_record = 16

@@ -12,16 +12,22 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from jss import engine, tasks
 from jss.models import ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk
 from perkdesk.celery import app as celery_app
 from tests.jss.builders import ClientSpec, ContractSpec, SubjectSpec, build_world
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# Worker processes read the real clock, so this test does too: the update is dated today, the world before it.
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.real_clock,
+]
 
 ROOT = Path(__file__).resolve().parents[2]
-AS_OF = dt.date(2026, 11, 26)
 LAUNCHER = """
 import os, sys
 import django
@@ -95,9 +101,9 @@ def worker(tmp_path):
             connection.close()  # the test database is flushed next: no session of ours lingers on it
 
 
-def world():
+def world(as_of):
     def job(days, client, score):
-        end = AS_OF - dt.timedelta(days=days)
+        end = as_of - dt.timedelta(days=days)
         return ContractSpec(
             client=client,
             started_on=end - dt.timedelta(days=30),
@@ -122,29 +128,30 @@ def rows():
 
 
 def test_the_update_fans_out_to_real_workers_and_a_rerun_changes_nothing(worker):
-    built = world()
-    started = tasks.run_scheduled_update.apply_async(kwargs={"as_of": AS_OF.isoformat()}).get(timeout=60)
+    as_of = timezone.localdate()
+    built = world(as_of)
+    started = tasks.run_scheduled_update.apply_async(kwargs={"as_of": as_of.isoformat()}).get(timeout=60)
     assert started["outcome"] == "started" and started["chunks"] >= 2
-    wait_for(lambda: ScoreUpdate.objects.filter(as_of=AS_OF, finished_at__isnull=False).exists(), what="the update")
+    wait_for(lambda: ScoreUpdate.objects.filter(as_of=as_of, finished_at__isnull=False).exists(), what="the update")
 
-    update = ScoreUpdate.objects.get(as_of=AS_OF)
+    update = ScoreUpdate.objects.get(as_of=as_of)
     assert update.chunks == ScoreUpdateChunk.objects.filter(update=update).count() == started["chunks"]
     assert not ScoreUpdateChunk.objects.filter(update=update, finished_at__isnull=True).exists()
     assert (update.subjects, update.snapshots_written) == (10, 10)
-    assert ScoreSnapshot.objects.filter(as_of=AS_OF).count() == 10
+    assert ScoreSnapshot.objects.filter(as_of=as_of).count() == 10
     for kind, subject_id in built.subjects:
-        snapshot = ScoreSnapshot.objects.get(**{f"{kind}_id": subject_id}, as_of=AS_OF)  # exactly one each
-        expected = engine.compute(built.facts[(kind, subject_id)], as_of=AS_OF)
+        snapshot = ScoreSnapshot.objects.get(**{f"{kind}_id": subject_id}, as_of=as_of)  # exactly one each
+        expected = engine.compute(built.facts[(kind, subject_id)], as_of=as_of)
         assert (snapshot.score, snapshot.window, snapshot.detail) == (expected.score, expected.window, expected.detail)
     before = rows()
 
     # The nightly beat again: this as_of is done. Forced: every chunk is scored again, nothing changes.
-    again = tasks.run_scheduled_update.apply_async(kwargs={"as_of": AS_OF.isoformat()}).get(timeout=60)
+    again = tasks.run_scheduled_update.apply_async(kwargs={"as_of": as_of.isoformat()}).get(timeout=60)
     assert again["outcome"] == "done"
     first_finish = update.finished_at
-    forced = tasks.run_scheduled_update.apply_async(kwargs={"as_of": AS_OF.isoformat(), "force": True})
+    forced = tasks.run_scheduled_update.apply_async(kwargs={"as_of": as_of.isoformat(), "force": True})
     assert forced.get(timeout=60)["outcome"] == "started"
-    wait_for(lambda: ScoreUpdate.objects.filter(as_of=AS_OF, finished_at__gt=first_finish).exists(), what="rerun")
+    wait_for(lambda: ScoreUpdate.objects.filter(as_of=as_of, finished_at__gt=first_finish).exists(), what="rerun")
     # A chunk message delivered once more after the end: the chunk is finished, nothing is done.
     redelivered = [
         tasks.score_update_chunk.apply_async(args=[pk]) for pk in ScoreUpdateChunk.objects.values_list("pk", flat=True)

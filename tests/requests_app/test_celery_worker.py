@@ -1,7 +1,6 @@
 """The 7-day promise with real processes: a Celery worker (and beat) on Redis, applying against the test
 database. Each test has its own queue; the workers are subprocesses so one can be killed mid-task."""
 
-import datetime as dt
 import os
 import signal
 import subprocess
@@ -15,7 +14,6 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection, connections
-from django.utils import timezone
 
 from jss.models import JssExclusion
 from perkdesk.celery import app as celery_app
@@ -25,10 +23,15 @@ from requests_app.models import RequestEvent
 from requests_app.services.common import queue_failures
 from tests import factories as f
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# A worker process reads the real clock, so these tests do too: every date here is relative to the real now.
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.real_clock,
+]
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = timezone.make_aware(dt.datetime(2026, 11, 26, 9, 0))
 
 # Runs the `celery` command line for our app, pointed at one queue; optional test knobs come from the
 # environment: a short Redis visibility timeout (redelivery of unacknowledged messages) and a beat that
@@ -154,7 +157,7 @@ def close_orphans():
 def submitted(*, scope="hide_profile_and_jss"):
     freelancer = f.FreelancerFactory(top_rated=True)
     contract = f.ContractFactory(freelancer=freelancer, with_feedback=True)
-    return services.submit_request(requester=freelancer.user, contract_number=contract.number, scope=scope, now=NOW)
+    return services.submit_request(requester=freelancer.user, contract_number=contract.number, scope=scope)
 
 
 def approved_but_lost():
@@ -166,7 +169,7 @@ def approved_but_lost():
     celery_app._pool, celery_app.amqp._producer_pool = None, None
     try:
         with queue_failures() as failed:
-            services.approve_request(request, agent=f.UserFactory(agent=True), now=NOW)
+            services.approve_request(request, agent=f.UserFactory(agent=True))
     finally:
         conf.broker_url = saved
         celery_app._pool, celery_app.amqp._producer_pool = None, None
@@ -226,7 +229,7 @@ def test_an_approval_is_applied_by_the_worker_within_seconds(celery_on_redis):
     request = submitted()
     started = time.monotonic()
     with queue_failures() as failed:
-        services.approve_request(request, agent=f.UserFactory(agent=True), now=NOW)
+        services.approve_request(request, agent=f.UserFactory(agent=True))
     assert failed == []
     wait_for(lambda: state(request) == ("applied", 1, 1), timeout=20, what="the worker to apply it")
     elapsed = time.monotonic() - started

@@ -2,8 +2,12 @@
 stored under a random name in PRIVATE_MEDIA_ROOT, and nothing stored when they are refused — through
 the service and through the form."""
 
+import ast
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,8 @@ from requests_app import services
 from requests_app.models import RemovalRequest, RequestEvent
 from requests_app.screenshots import InvalidScreenshot, check_screenshot
 from tests import factories as f
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.django_db
 
@@ -144,10 +150,38 @@ def test_the_screenshot_of_a_refused_request_is_not_kept():
     assert nothing_stored()
 
 
+# The suite's autouse fixture moves PRIVATE_MEDIA_ROOT to a temporary folder, so the real settings are read in a
+# fresh process, as the site would read them (with PRIVATE_MEDIA_ROOT from its environment, or the default).
+WEB_ROOTS_HOLDING_PRIVATE_FILES = """
+from pathlib import Path
+from django.conf import settings as s
+private = Path(s.PRIVATE_MEDIA_ROOT).resolve()
+roots = [Path(s.STATIC_ROOT), *map(Path, s.STATICFILES_DIRS)] + ([Path(s.MEDIA_ROOT)] if s.MEDIA_ROOT else [])
+print([str(r) for r in roots if private.is_relative_to(r.resolve())])
+"""
+
+
+def web_roots_holding_private_files(**environ):
+    env = {**os.environ, "DJANGO_ENV": "development", **environ}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", WEB_ROOTS_HOLDING_PRIVATE_FILES],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])
+
+
 def test_private_files_live_outside_every_web_root():
-    root = Path(settings.PRIVATE_MEDIA_ROOT).resolve()
-    for public in [Path(settings.STATIC_ROOT), *map(Path, settings.STATICFILES_DIRS)]:
-        assert not root.is_relative_to(public.resolve())
+    assert web_roots_holding_private_files() == []
+
+
+@pytest.mark.parametrize("inside", ["static/private", "staticfiles/private"])
+def test_the_web_root_check_sees_private_files_inside_a_web_root(inside):
+    assert web_roots_holding_private_files(PRIVATE_MEDIA_ROOT=str(ROOT / inside)) == [str((ROOT / inside).parent)]
 
 
 def test_a_small_file_that_decodes_to_a_huge_picture_is_refused():
