@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
 
+from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
+from django.utils import timezone
 
 from jss.engine import ContractFacts
 from jss.models import JssExclusion, ScoreSnapshot
@@ -94,3 +98,51 @@ def latest_evaluation(*, freelancer_id=None, agency_id=None):
 
     subject = Q(agency_id=agency_id) if agency_id is not None else Q(freelancer_id=freelancer_id)
     return TopRatedEvaluation.objects.filter(subject).order_by("-evaluated_on").first()
+
+
+def next_update_on(*, now) -> date:
+    """The day of the next scheduled JSS update, as beat will run it: the nightly run (at the hour of the
+    ``jss-scheduled-update`` beat entry) starts an update once JSS_UPDATE_EVERY_DAYS have passed since the last."""
+    from jss.models import ScoreUpdate
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["jss-scheduled-update"]["schedule"]
+    run_hour = min(getattr(schedule, "hour", {0}))
+    today = timezone.localdate(now)
+    first_possible = today if timezone.localtime(now).hour < run_hour else today + timedelta(days=1)
+    last = ScoreUpdate.objects.order_by("-as_of").values_list("as_of", flat=True).first()
+    if last is None:
+        return first_possible
+    return max(last + timedelta(days=settings.JSS_UPDATE_EVERY_DAYS), first_possible)
+
+
+@dataclass(frozen=True)
+class PublishedScore:
+    """What a freelancer may see of a subject's JSS: the latest published snapshot (never a live figure, which
+    would let one contract's private feedback be inferred) and when the next scheduled update comes."""
+
+    score: int | None
+    as_of: date | None
+    next_update_on: date
+
+    @property
+    def has_score(self) -> bool:
+        return self.score is not None
+
+
+def published_scores(keys: Iterable[tuple[str, int]], *, now) -> dict[tuple[str, int], PublishedScore]:
+    """The published JSS of each ('freelancer' | 'agency', id) subject: two queries whatever their number."""
+    keys = list(keys)
+    latest = latest_scores(
+        freelancer_ids=[pk for kind, pk in keys if kind == "freelancer"],
+        agency_ids=[pk for kind, pk in keys if kind == "agency"],
+    )
+    upcoming = next_update_on(now=now)
+    published = {}
+    for key in keys:
+        snapshot = latest.get(key)
+        published[key] = PublishedScore(
+            score=snapshot.score if snapshot else None,
+            as_of=snapshot.as_of if snapshot else None,
+            next_update_on=upcoming,
+        )
+    return published

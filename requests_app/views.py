@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from jss import services as jss_services
+from jss import selectors as jss_selectors
 from requests_app import domain, selectors, services, throttle
 from requests_app.eligibility import EligibilityFacts, Policy, evaluate
 from requests_app.forms import SCOPE_HELP, RemovalRequestForm
@@ -41,7 +41,8 @@ def my_requests(request):
 @login_required
 @require_safe
 def my_contracts(request):
-    today = timezone.localdate()
+    now = timezone.now()
+    today = timezone.localdate(now)
     freelancer = selectors.freelancer_for_user(request.user)
     if freelancer is None:
         return render(request, "requests_app/my_contracts.html", {"freelancer": None})
@@ -54,7 +55,6 @@ def my_contracts(request):
     keys = {("freelancer", freelancer.pk)} | {("agency", agency_id) for agency_id in memberships}
     states = selectors.subject_states(keys, today=today)
     rules = policy()
-    previews = jss_services.preview_removals(contracts, as_of=today)
     rows = []
     for contract in contracts:
         key = selectors.subject_key(contract)
@@ -67,14 +67,11 @@ def my_contracts(request):
                 "contract": contract,
                 "report": report,
                 "needs_screenshot_only": report.codes() == ("screenshot_required",),
-                "preview": previews.get(contract.pk),
                 "feedback": _feedback(contract),
             }
         )
-    scores = {}
-    for row in rows:
-        if row["preview"] is not None:
-            scores.setdefault(selectors.subject_key(row["contract"]), row["preview"].current_score)
+    # The published score only: a live figure per contract would let a client's private feedback be inferred.
+    scores = jss_selectors.published_scores(keys, now=now)
     subjects = _subject_summaries(freelancer, memberships, states, scores, today, rules)
     return render(
         request,
@@ -238,12 +235,20 @@ def request_detail(request, ticket_number):
         raise Http404("No such ticket.")
     now = timezone.now()
     is_requester_side = not request.user.is_staff or removal_request.requested_by_id == request.user.pk
+    timeline = selectors.public_timeline(removal_request)
+    published = None
+    if removal_request.status == Status.APPLIED:
+        key = selectors.subject_key(removal_request.contract)
+        published = jss_selectors.published_scores([key], now=now)[key]
+    outcome_events = [e for e in timeline if e.kind == "jss_outcome"]
     return render(
         request,
         "requests_app/request_detail.html",
         {
             "r": removal_request,
-            "timeline": selectors.public_timeline(removal_request),
+            "timeline": timeline,
+            "published": published,
+            "outcome_on": timezone.localdate(outcome_events[-1].created_at) if outcome_events else None,
             "can_withdraw": is_requester_side and removal_request.status == Status.SUBMITTED,
             "countdown": _countdown(removal_request.sla_due_at - now) if removal_request.is_open else "",
             "overdue": removal_request.is_open and removal_request.sla_due_at < now,

@@ -104,8 +104,7 @@ def test_contracts_page_never_shows_the_private_score(client):
     client.force_login(alice.user)
     row = card(client.get("/contracts/"), contract)
     assert "private feedback, which only the marketplace sees" in row
-    # Apart from the Contract ID, the dates and the JSS preview there is no number on the card: no score.
-    row = re.sub(r'<dl class="preview.*?</dl>', "", row, flags=re.S)
+    # Apart from the Contract ID and the dates there is no number on the card: no score, no JSS figure.
     visible = re.sub(r"\d{1,2} \w{3} \d{4}", "", words(row).replace(contract.number, ""))
     assert not re.search(r"\d", visible), visible
 
@@ -123,34 +122,28 @@ def test_contracts_page_explains_why_the_perk_cannot_be_used(client):
     assert "Jobs performed on Elance are not eligible." in card(response, elance)
 
 
-def test_contracts_page_shows_the_jss_preview(client):
+def test_contracts_page_shows_the_published_score_and_the_next_update(client):
     alice = top_rated()
-    clients = [f.ClientFactory() for _ in range(3)]
-    for client_row in clients:
-        job(alice, client=client_row)
-    bad = job(alice, client=clients[0])
-    bad.feedback.public_rating, bad.feedback.private_score = "2.00", 2
-    bad.feedback.save()
+    job(alice)
+    f.ScoreUpdateFactory(as_of=TODAY - dt.timedelta(days=3))
+    f.ScoreSnapshotFactory(freelancer=alice, as_of=TODAY - dt.timedelta(days=3), score=92)
+    f.ScoreSnapshotFactory(freelancer=alice, as_of=TODAY - dt.timedelta(days=17), score=88)
     client.force_login(alice.user)
-    preview = words(card(client.get("/contracts/"), bad))
-    # Three positive contracts and one negative, equal weights: 50 with it, 100 without.
-    assert "JSS now 50%" in preview
-    assert "Without this contract 100%" in preview
-    assert "No-harm rule would let it be removed" in preview
+    page = text(client.get("/contracts/"))
+    # The latest snapshot with its date, and the update JSS_UPDATE_EVERY_DAYS (14) after the last one.
+    assert "Job Success 92% published 23 Nov 2026" in page
+    assert "next update 7 Dec 2026" in page
+    assert "88%" not in page
 
 
-def test_contracts_page_says_when_the_no_harm_rule_would_keep_a_contract(client):
+def test_contracts_page_says_there_is_no_score_yet(client):
     alice = top_rated()
-    clients = [f.ClientFactory() for _ in range(2)]
-    good = job(alice, client=clients[0])
-    bad = job(alice, client=clients[1])
-    bad.feedback.public_rating, bad.feedback.private_score = "2.00", 2
-    bad.feedback.save()
+    job(alice)
     client.force_login(alice.user)
-    preview = words(card(client.get("/contracts/"), good))
-    # One positive and one negative: 0. Without the positive one no window qualifies: no score, lower.
-    assert "JSS now 0%" in preview and "Without this contract no score" in preview
-    assert "would keep it in your score" in preview
+    page = text(client.get("/contracts/"))
+    assert "No Job Success Score yet" in page and "0%" not in page
+    # No update has run yet: the next nightly run (02:00) is tomorrow, the clock being past it today.
+    assert "next update 27 Nov 2026" in page
 
 
 def test_agency_owner_sees_the_agency_s_contracts_and_a_member_sees_only_their_own(client):
@@ -217,9 +210,9 @@ def test_contracts_page_query_count_does_not_grow_with_contracts(client, django_
     r = services.submit_request(requester=alice.user, contract_number=job(alice).number, scope="jss_only")
     services.approve_request(r, agent=f.UserFactory(agent=True))
     client.force_login(alice.user)
-    # Session, user, freelancer, memberships, count, contracts, periods, tickets, jobs since, and two per JSS
-    # subject for the preview (alice and her agency): the same at 5 and 30 contracts.
-    with django_assert_max_num_queries(13):
+    # Session, user, freelancer, memberships, count, contracts, periods, tickets, jobs since, the published
+    # scores and the last update's date: the same at 5 and 30 contracts.
+    with django_assert_max_num_queries(11):
         response = client.get("/contracts/")
     assert response.status_code == 200
     assert len(response.context["rows"]) == min(count + 1, 25)
@@ -473,10 +466,19 @@ def test_applied_ticket_explains_the_jss_outcome(client):
     services.apply_exclusion(r.pk)
     client.force_login(r.requested_by)
     page = text(client.get(f"/requests/{r.ticket_number}/"))
-    assert "Waiting for the next JSS update" in page and "Your visible score may not change." in page
+    assert "Waiting for the next JSS update" in page
+    assert (
+        "Your score will be recalculated without this contract on 27 November. Removing it can never lower your "
+        "score, but other contracts added or aged out may still move it, so it may or may not improve."
+    ) in page
     services.record_jss_outcome(r.pk, outcome="kept_no_harm", as_of=TODAY)
     page = text(client.get(f"/requests/{r.ticket_number}/"))
-    assert "Kept in your score" in page and "the perk never harms your score" in page
+    assert "Kept by the no-harm rule" in page and "At the update of 26 November 2026" in page
+    assert "the perk never harms your JSS" in page
+    services.record_jss_outcome(r.pk, outcome="excluded", as_of=TODAY)
+    page = text(client.get(f"/requests/{r.ticket_number}/"))
+    assert "Left out of your JSS" in page
+    assert "The update of 26 November 2026 recalculated your score without this contract." in page
 
 
 def test_rejected_ticket_shows_the_reason(client):
