@@ -22,9 +22,11 @@ migrate: venv
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# DEBUG off: people trying the site meet PerkDesk's own 404/405/500 pages (DJANGO_DEBUG=1 make run for Django's).
+# SITE_URL: the links in emails point at the port the site is on.
 run: seed
 	@echo "PerkDesk on http://127.0.0.1:$(PORT)/  (demo logins above; Ctrl-C stops)"
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-0} SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: venv
 	$(PY) bin/with-test-servers -- $(PY) -m pytest $(PYTEST_ARGS)

@@ -1,5 +1,7 @@
 """Project-level pages: the landing redirect after login, the CSRF refusal page and the health probe."""
 
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
@@ -14,6 +16,25 @@ from perkdesk.celery import app as celery_app
 def home(request):
     """Staff work the desk; everyone else starts at their tickets."""
     return redirect("requests_app:desk" if request.user.is_staff else "requests_app:my_requests")
+
+
+class SignOutView(auth_views.LogoutView):
+    """Sign out by POST (Django's LogoutView); a GET of the address, such as a bookmarked or typed link, shows a
+    page with the sign-out button instead of a bare 405. Afterwards the sign-in page says it happened."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect("login")
+        return render(request, "registration/logout_confirm.html")
+
+    def post(self, request, *args, **kwargs):
+        was_signed_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_signed_in:
+            messages.success(request, "You have signed out.")
+        return response
 
 
 def csrf_failure(request, reason=""):

@@ -68,13 +68,31 @@ def test_freelancer_cannot_open_desk(client):
     assert response.status_code == 302
 
 
-def test_logout_is_post_only_and_signs_out(client):
+def test_logout_by_get_asks_and_only_a_post_signs_out(client):
     user = f.FreelancerFactory().user
     client.force_login(user)
-    assert client.get(reverse("logout")).status_code == 405
+    page = client.get(reverse("logout"))
+    assert page.status_code == 200
+    assert b"Sign out of PerkDesk?" in page.content and b'<button type="submit">Sign out</button>' in page.content
+    assert client.get("/requests/").status_code == 200  # still signed in: a GET changes nothing
     response = client.post(reverse("logout"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("login")
+    assert b"You have signed out." in response.content
     assert client.get("/requests/").status_code == 302
+    # Signed out already: the address leads to the sign-in page.
+    assert client.get(reverse("logout"))["Location"] == reverse("login")
+
+
+def test_a_post_only_address_opened_in_the_browser_gets_perkdesk_s_405_page(client):
+    r = f.RemovalRequestFactory()
+    client.force_login(r.requested_by)
+    response = client.get(f"/requests/{r.ticket_number}/withdraw/")
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert b"This address is not for opening directly" in response.content
+    assert b"Nothing was changed." in response.content
+    r.refresh_from_db()
+    assert r.status == "submitted"
 
 
 def test_my_requests_lists_only_my_tickets(client):

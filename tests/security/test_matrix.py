@@ -333,8 +333,9 @@ ROWS = [
         E405,         E405,         E405,         E405,         E405,         E405),
     row("login-page", GET, "/accounts/login/", None,
         OK,           HOME,         HOME,         HOME,         HOME,         HOME),
+    # A GET shows the sign-out button (signed-out visitors go to the sign-in page); only the POST signs out.
     row("logout-get", GET, "/accounts/logout/", None,
-        E405,         E405,         E405,         E405,         E405,         E405),
+        LOGIN_PAGE,   OK,           OK,           OK,           OK,           OK),
     row("logout", POST, "/accounts/logout/", {},
         LOGIN_PAGE,   LOGGED_OUT,   LOGGED_OUT,   LOGGED_OUT,   LOGGED_OUT,   LOGGED_OUT),
     # --- a freelancer's pages ---
