@@ -52,14 +52,34 @@ def my_contracts(request):
     )
     contracts = list(page.object_list)
     # Every subject the person has: a status card for each, whatever page of contracts is shown.
-    keys = {("freelancer", freelancer.pk)} | {("agency", agency_id) for agency_id in memberships}
+    keys = _subject_keys(freelancer, memberships)
     states = selectors.subject_states(keys, today=today)
     rules = policy()
+    rows = _contract_rows(contracts, freelancer, memberships, states, today, rules)
+    # The published score only: a live figure per contract would let a client's private feedback be inferred.
+    scores = jss_selectors.published_scores(keys, now=now)
+    subjects = _subject_summaries(freelancer, memberships, states, scores, today, rules)
+    return render(
+        request,
+        "requests_app/my_contracts.html",
+        {"freelancer": freelancer, "rows": rows, "page": page, "subjects": subjects},
+    )
+
+
+def _subject_keys(freelancer, memberships):
+    return {("freelancer", freelancer.pk)} | {("agency", agency_id) for agency_id in memberships}
+
+
+def _contract_rows(contracts, freelancer, memberships, states, today, rules: Policy):
+    """Each contract with the rules evaluated for it now (no screenshot attached)."""
     rows = []
     for contract in contracts:
-        key = selectors.subject_key(contract)
         facts = selectors.contract_eligibility_facts(
-            contract=contract, freelancer=freelancer, memberships=memberships, state=states[key], today=today
+            contract=contract,
+            freelancer=freelancer,
+            memberships=memberships,
+            state=states[selectors.subject_key(contract)],
+            today=today,
         )
         report = evaluate(facts, rules)
         rows.append(
@@ -70,14 +90,7 @@ def my_contracts(request):
                 "feedback": _feedback(contract),
             }
         )
-    # The published score only: a live figure per contract would let a client's private feedback be inferred.
-    scores = jss_selectors.published_scores(keys, now=now)
-    subjects = _subject_summaries(freelancer, memberships, states, scores, today, rules)
-    return render(
-        request,
-        "requests_app/my_contracts.html",
-        {"freelancer": freelancer, "rows": rows, "page": page, "subjects": subjects},
-    )
+    return rows
 
 
 def _feedback(contract):
@@ -188,17 +201,50 @@ def new_request(request):
     return _render_form(request, form, freelancer, cooldown_summary)
 
 
+def _perk_options(freelancer):
+    """What the perk can do for this person now: the subjects' cards (status, reasons, dates) and the ended
+    contracts it can take, each with whether a screenshot must come with it. Evaluated as the service will."""
+    if freelancer is None:
+        return {"subjects": [], "options": [], "screenshot_for": []}
+    now = timezone.now()
+    today = timezone.localdate(now)
+    memberships = selectors.memberships_of(freelancer)
+    keys = _subject_keys(freelancer, memberships)
+    states = selectors.subject_states(keys, today=today)
+    rules = policy()
+    candidates = selectors.contracts_of(freelancer, memberships).filter(ended_on__isnull=False, ended_on__lte=today)
+    rows = _contract_rows(candidates, freelancer, memberships, states, today, rules)
+    options = [row for row in rows if row["report"].eligible or row["needs_screenshot_only"]]
+    scores = jss_selectors.published_scores(keys, now=now)
+    subjects = _subject_summaries(freelancer, memberships, states, scores, today, rules)
+    return {
+        "subjects": subjects,
+        "options": options,
+        "screenshot_for": [s for s in subjects if s["grace_ends_on"] and s["state"].status_loss_reason],
+    }
+
+
 def _render_form(request, form, freelancer, cooldown_summary, status=200):
+    # The number as the service saw it (digits only), never the raw input, in "Nothing was sent for …".
+    typed = "".join(str(form["contract"].value() or "").split())
+    options = _perk_options(freelancer)
     return render(
         request,
         "requests_app/new_request.html",
         {
             "form": form,
+            "chosen": typed,
+            "sent_number": typed if typed.isascii() and typed.isdigit() else "",
+            **options,
+            "chosen_unavailable": bool(typed)
+            and not form.errors
+            and typed not in {row["contract"].number for row in options["options"]},
             "freelancer": freelancer,
             "cooldown_summary": cooldown_summary,
             "allowance": throttle.peek(request.user),
             "policy": policy(),
             "sla_days": settings.PERK_SLA_DAYS,
+            "screenshot_mb": settings.SCREENSHOT_MAX_BYTES // (1024 * 1024),
         },
         status=status,
     )

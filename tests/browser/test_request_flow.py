@@ -40,7 +40,9 @@ def test_alice_picks_a_contract_submits_and_sees_her_ticket_number(live_server, 
     card.get_by_role("link", name="Request removal").click()
 
     page.wait_for_url(re.compile(r"/requests/new/\?contract=\d+$"))
-    assert page.get_by_label("Contract ID").input_value() == brand.number
+    # The form offers the contracts the perk can take, with the one picked on My contracts chosen.
+    assert page.locator(f"#contract-{brand.number}").is_checked()
+    assert page.get_by_text("The final files came late.").is_visible()
     page.get_by_label("Hide from profile and JSS").check()
     page.get_by_role("button", name="Send request").click()
 
@@ -57,18 +59,31 @@ def test_alice_picks_a_contract_submits_and_sees_her_ticket_number(live_server, 
     page.wait_for_url(f"{live_server.url}/requests/{ticket.ticket_number}/")
 
 
-def test_refusals_are_listed_on_the_form_without_javascript(live_server, browser):
+def test_without_javascript_the_form_says_why_nothing_is_possible_and_lists_refusals(live_server, browser):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     frank = f.FreelancerFactory(user__username="frank")  # not Top Rated
-    contract = f.ContractFactory(freelancer=frank, active=True)
+    f.ContractFactory(freelancer=frank, with_feedback=True)
     sign_in(page, live_server, "frank")
-    page.goto(f"{live_server.url}/requests/new/?contract={contract.number}")
+    page.goto(f"{live_server.url}/requests/new/")
+    assert page.get_by_role("heading", name="The perk cannot be used right now").is_visible()
+    assert page.locator('li[data-code="not_top_rated"]').is_visible()
+    assert page.get_by_role("button", name="Send request").count() == 0
+
+    # bob lost Top Rated after a dip: he may ask with a screenshot; sent without one, the refusal is listed.
+    bob = f.FreelancerFactory(user__username="bob")
+    f.TopRatedPeriodFactory(freelancer=bob, lost_jss_dip=True)
+    contract = f.ContractFactory(freelancer=bob, with_feedback=True)
+    page.context.clear_cookies()
+    sign_in(page, live_server, "bob")
+    page.goto(f"{live_server.url}/requests/new/")
+    assert page.get_by_text("required", exact=True).is_visible()
+    page.locator(f"#contract-{contract.number}").check()
     page.get_by_label("JSS only").check()
     page.get_by_role("button", name="Send request").click()
-    refusals = page.get_by_role("alert")
-    assert "We can't accept this request, for 3 reasons" in refusals.inner_text()
+    refusals = page.get_by_role("alert").first
     codes = refusals.locator("li[data-code]").evaluate_all("items => items.map(li => li.dataset.code)")
-    assert codes == ["contract_not_ended", "no_feedback", "not_top_rated"]
+    assert codes == ["screenshot_required"]
+    assert f"Nothing was sent for contract {contract.number}." in refusals.inner_text()
     assert RemovalRequest.objects.count() == 0
     context.close()

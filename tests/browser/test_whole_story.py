@@ -46,7 +46,7 @@ def test_alice_hides_a_feedback_and_the_profiles_show_it(live_server, browser, t
     alice_page = browser.new_context().new_page()
     sign_in(alice_page, f"{live_server.url}/requests/new/", "alice")
     alice_page.wait_for_url(f"{live_server.url}/requests/new/")
-    alice_page.get_by_label("Contract ID").fill(brand.number)
+    alice_page.locator(f"#contract-{brand.number}").check()
     alice_page.get_by_label("Hide from profile and JSS").check()
     alice_page.get_by_role("button", name="Send request").click()
     alice_page.wait_for_url(re.compile(r"/requests/\d{9}/$"))

@@ -235,32 +235,73 @@ def test_contracts_page_for_an_account_without_freelancer_profile(client):
 # --- /requests/new/ -------------------------------------------------------------------------------
 
 
-def test_form_is_prefilled_from_the_contracts_page(client):
+def test_form_offers_the_contracts_the_perk_can_take_with_the_one_picked_on_my_contracts(client):
     alice = top_rated()
-    contract = job(alice)
+    contract = job(alice, title="Brand refresh", client=f.ClientFactory(name="Orchard & Pine"))
+    contract.feedback.public_rating, contract.feedback.public_comment = "3.75", "The final files came late."
+    contract.feedback.save()
+    other = job(alice)
+    active = job(alice, active=True)
     client.force_login(alice.user)
     response = client.get(f"/requests/new/?contract={contract.number}")
     html = response.content.decode()
     assert response.status_code == 200
-    assert re.search(rf'<input[^>]*name="contract"[^>]*value="{contract.number}"', html)
-    for name in ("contract", "scope", "screenshot"):
-        assert f'name="{name}"' in html
-    assert 'enctype="multipart/form-data"' in html
-    assert "Required if you lost Top Rated for a JSS dip in the last 14 days" in html
+    assert re.search(rf'<input type="radio" name="contract" value="{contract.number}"[^>]* checked>', html)
+    assert re.search(rf'<input type="radio" name="contract" value="{other.number}"[^>]*>', html)
+    assert f'value="{active.number}"' not in html  # not one the perk can take
+    page = text(response)
+    assert "Brand refresh" in page and "Orchard &amp; Pine" in html and "The final files came late." in page
+    assert 'enctype="multipart/form-data"' in html and 'name="scope"' in html
+    # Nobody here lost Top Rated after a dip: no screenshot to attach, so no field asking for one.
+    assert 'name="screenshot"' not in html and "(optional)" not in page
     assert "This feedback has been removed." in html
-    assert re.search(r'<input[^>]*name="contract"[^>]*aria-describedby="id_contract_helptext"', html)
-    assert 'id="id_contract_helptext"' in html and 'for="id_contract"' in html
 
 
-def test_agency_select_lists_the_agencies_i_may_act_for(client):
+def test_form_says_the_screenshot_is_required_and_why_in_the_grace_window(client):
+    bob = f.FreelancerFactory()
+    f.TopRatedPeriodFactory(freelancer=bob, lost_jss_dip=True)
+    contract = job(bob)
+    client.force_login(bob.user)
+    response = client.get("/requests/new/")
+    html, page = response.content.decode(), text(response)
+    assert f'value="{contract.number}"' in html and 'name="screenshot"' in html
+    assert "Screenshot of the status-loss email required" in page
+    assert (
+        "You lost Top Rated after a JSS dip on 21 November 2026: requests for your own contracts are possible "
+        "until 5 December 2026, with a screenshot of the email that told you."
+    ) in page
+    assert "Needs the screenshot below" in page
+
+
+def test_when_nothing_is_possible_the_form_says_why_and_when_and_asks_for_nothing(client):
+    grace = top_rated()
+    earlier = job(grace, ended_on=TODAY - dt.timedelta(days=40), started_on=TODAY - dt.timedelta(days=90))
+    r = services.submit_request(
+        requester=grace.user, contract_number=earlier.number, scope="jss_only", now=NOW - dt.timedelta(days=33)
+    )
+    services.approve_request(r, agent=f.UserFactory(agent=True), now=NOW - dt.timedelta(days=32))
+    services.apply_exclusion(r.pk, now=NOW - dt.timedelta(days=32))
+    job(grace)
+    client.force_login(grace.user)
+    response = client.get("/requests/new/")
+    html, page = response.content.decode(), text(response)
+    assert "The perk cannot be used right now" in page
+    assert "You can request another removal from 24 January 2027 and after 9 more completed Upwork contracts." in page
+    assert 'name="contract"' not in html and "Send request" not in page
+
+
+def test_agency_owner_is_offered_the_agency_s_contracts_and_not_a_member_only_agency_s(client):
     dave = top_rated()
-    mine, member_only = f.AgencyFactory(name="Brightline Studio"), f.AgencyFactory(name="Other Agency")
+    mine = f.AgencyFactory(name="Brightline Studio", top_rated=True)
+    member_only = f.AgencyFactory(name="Other Agency", top_rated=True)
     f.AgencyMembershipFactory(agency=mine, freelancer=dave, owner=True)
     f.AgencyMembershipFactory(agency=member_only, freelancer=dave)
+    agency_job = job(f.FreelancerFactory(), agency=mine)
+    not_mine = job(f.FreelancerFactory(), agency=member_only)
     client.force_login(dave.user)
     html = client.get("/requests/new/").content.decode()
-    assert f'<option value="{mine.public_id}">Brightline Studio (agency)</option>' in html
-    assert member_only.public_id not in html
+    assert f'value="{agency_job.number}"' in html and "Brightline Studio" in html
+    assert f'value="{not_mine.number}"' not in html
 
 
 def test_submitting_redirects_to_the_ticket(client):
@@ -300,7 +341,8 @@ def test_every_refusal_is_listed_on_the_form_and_nothing_is_stored(client, setti
     assert response.status_code == 200
     assert stored() == before
     html = response.content.decode()
-    codes = re.findall(r'<li data-code="([a-z_]+)">', html[html.index('id="refusals"') :])
+    refusals = html[html.index('id="refusals"') : html.index("</div>", html.index('id="refusals"'))]
+    codes = re.findall(r'<li data-code="([a-z_]+)">', refusals)
     assert codes == [
         "account_inactive",
         "contract_not_ended",
@@ -313,7 +355,7 @@ def test_every_refusal_is_listed_on_the_form_and_nothing_is_stored(client, setti
     assert "Our records show your account is not active." in page
     assert "We can't accept this request, for 6 reasons" in page
     assert "The feedback removal perk ended on" in page
-    assert f'value="{contract.number}"' in html  # the person's input is kept
+    assert f'Nothing was sent for contract <span class="mono">{contract.number}</span>.' in html
 
 
 def test_someone_else_s_contract_is_refused_like_an_unknown_one(client):
