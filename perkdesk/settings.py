@@ -1,8 +1,9 @@
 """PerkDesk settings: one module, read from the environment through django-environ.
 
-Development needs nothing set (SQLite, eager Celery, console email). ``DJANGO_ENV=production``
-switches on production behaviour and makes the secrets mandatory. Every variable is listed in
-``.env.example``.
+Production is the default: unless ``DJANGO_ENV=development`` says otherwise, DEBUG is off, the secrets are
+mandatory and the production behaviour is on, so a server started without its environment fails to start
+instead of running in debug mode. ``make`` and the test suite say ``DJANGO_ENV=development``; development
+then needs nothing else (SQLite, eager Celery, console email). Every variable is listed in ``.env.example``.
 """
 
 from datetime import date, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -17,7 +19,9 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+DJANGO_ENV = env.str("DJANGO_ENV", default="production")
+if DJANGO_ENV not in ("development", "production"):
+    raise ImproperlyConfigured(f"DJANGO_ENV must be 'development' or 'production', not {DJANGO_ENV!r}.")
 PRODUCTION = DJANGO_ENV == "production"
 
 if PRODUCTION:
