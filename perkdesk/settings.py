@@ -108,12 +108,20 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Sign-in limits (perkdesk/logins.py, docs/decisions.md): failures per username + client address, and failures
+# per client address across usernames; the client address comes through TRUSTED_PROXY_COUNT reverse proxies.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=30)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "perkdesk.logins.LoginLimitHandler"
+AXES_CLIENT_IP_CALLABLE = "perkdesk.logins.client_ip"
+AXES_LOCKOUT_CALLABLE = "perkdesk.logins.lockout_response"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+# Reverse proxies in front of the site that append the client's address to X-Forwarded-For (1 behind one
+# TLS proxy); 0 reads REMOTE_ADDR only. AXES_PROXY_COUNT is its former name.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=env.int("AXES_PROXY_COUNT", default=0))
 # Sessions read from the cache (Redis in production), written through to the database: one query less a page.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "login"
