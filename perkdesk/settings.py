@@ -50,7 +50,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body larger than any page accepts is refused (413) on its Content-Length, before anything
+    # (the CSRF check reads request.POST) makes Django read or spool it.
+    "perkdesk.middleware.BodySizeGuard",
+    # A NUL character in the path, query, form, headers or cookies is a 400, not a database error.
+    "perkdesk.middleware.NulByteGuard",
     "django.middleware.security.SecurityMiddleware",
+    "perkdesk.middleware.PermissionsPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -151,7 +157,12 @@ STORAGES = {
 # Screenshots live outside every web root and are served only through a permission-checked view.
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
 SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+# Request bodies (docs/decisions.md): the form fields of any page fit in 256 KiB, so that is the limit on
+# everything but files; a body may be at most a screenshot plus that (perkdesk.middleware.BodySizeGuard answers
+# 413 above it before it is read); and every body that may be accepted is handled in memory, never spooled to a
+# temporary file (the screenshot check reads it whole anyway).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = SCREENSHOT_MAX_BYTES + DATA_UPLOAD_MAX_MEMORY_SIZE
 
 # --- Email ------------------------------------------------------------------------------------
 if "EMAIL_URL" in env:
