@@ -19,7 +19,7 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DJANGO_ENV = env.str("DJANGO_ENV", default="production")
+DJANGO_ENV = env.str("DJANGO_ENV", default="") or "production"  # unset or empty: production
 if DJANGO_ENV not in ("development", "production"):
     raise ImproperlyConfigured(f"DJANGO_ENV must be 'development' or 'production', not {DJANGO_ENV!r}.")
 PRODUCTION = DJANGO_ENV == "production"
@@ -125,9 +125,11 @@ AXES_HANDLER = "perkdesk.logins.LoginLimitHandler"
 AXES_CLIENT_IP_CALLABLE = "perkdesk.logins.client_ip"
 AXES_LOCKOUT_CALLABLE = "perkdesk.logins.lockout_response"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# Reverse proxies in front of the site that append the client's address to X-Forwarded-For (1 behind one
-# TLS proxy); 0 reads REMOTE_ADDR only. AXES_PROXY_COUNT is its former name.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=env.int("AXES_PROXY_COUNT", default=0))
+# Reverse proxies in front of the site that append the client's address to X-Forwarded-For; 0 reads REMOTE_ADDR
+# only. Production defaults to 1, the TLS-terminating proxy it already assumes (SECURE_PROXY_SSL_HEADER below);
+# development to 0. AXES_PROXY_COUNT is its former name.
+_proxies = env.str("TRUSTED_PROXY_COUNT", default="") or env.str("AXES_PROXY_COUNT", default="")
+TRUSTED_PROXY_COUNT = int(_proxies) if _proxies else (1 if PRODUCTION else 0)
 # Sessions read from the cache (Redis in production), written through to the database: one query less a page.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "login"
