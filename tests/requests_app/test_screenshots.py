@@ -231,4 +231,5 @@ def test_a_body_far_over_the_limit_is_refused_before_it_is_read(client):
     assert response.status_code == 413
     page = response.content.decode()
     assert "A screenshot can be at most 5 MB. Nothing was sent and nothing changed" in page
+    assert "{#" not in page and "{%" not in page
     assert nothing_stored()
