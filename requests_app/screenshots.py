@@ -34,8 +34,9 @@ PDF_ACTIVE = (
     "screenshot image (PNG or JPEG) of the email, or print the email to a plain PDF."
 )
 PDF_DAMAGED = "The PDF looks damaged or incomplete."
-# A PDF of a printed email has a few hundred objects; this many is a file built to be expensive to read.
-MAX_PDF_OBJECTS = 20_000
+# A PDF of a printed email has a few hundred dictionaries and arrays; this many is a file built to be expensive
+# to read.
+MAX_PDF_OBJECTS = 100_000
 # What a PDF action or an object may be that makes a plain document run, open or carry something.
 ACTIVE_ACTIONS = {"/JavaScript", "/Launch", "/GoToE", "/ImportData", "/SubmitForm", "/RichMediaExecute"}
 ACTIVE_KEYS = {"/JS", "/JavaScript", "/EmbeddedFiles", "/EmbeddedFile", "/EF", "/XFA", "/RichMedia"}
@@ -134,8 +135,9 @@ def check_pdf(content: bytes) -> None:
 
 
 def _holds_anything_active(root) -> bool:
-    """Walk every object reachable from the trailer (names are compared as pypdf decoded them, so ``#4A#53``
-    is ``JS``), without decoding any stream's data."""
+    """Walk every dictionary and array reachable from the trailer (names are compared as pypdf decoded them, so
+    ``#4A#53`` is ``JS``), without decoding any stream's data."""
+    containers = (IndirectObject, DictionaryObject, ArrayObject)
     seen = set()
     stack = [root]
     visited = 0
@@ -153,11 +155,15 @@ def _holds_anything_active(root) -> bool:
         if isinstance(obj, DictionaryObject):
             if ACTIVE_KEYS & set(obj.keys()):
                 return True
-            if obj.get("/S") in ACTIVE_ACTIONS:
+            if _name(obj.get("/S")) in ACTIVE_ACTIONS:
                 return True
-            if obj.get("/Type") in ACTIVE_TYPES or obj.get("/Subtype") in ACTIVE_TYPES:
+            if _name(obj.get("/Type")) in ACTIVE_TYPES or _name(obj.get("/Subtype")) in ACTIVE_TYPES:
                 return True
-            stack.extend(obj.values())
+            stack.extend(value for value in obj.values() if isinstance(value, containers))
         elif isinstance(obj, ArrayObject):
-            stack.extend(obj)
+            stack.extend(value for value in obj if isinstance(value, containers))
     return False
+
+
+def _name(value) -> str | None:
+    return value if isinstance(value, str) else None
