@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
+# Settings default to production (DEBUG off, secrets required); everything make starts is a development tool
+# unless the caller says otherwise (DJANGO_ENV=production make migrate).
+DJANGO_ENV ?= development
+export DJANGO_ENV
 
 .PHONY: venv run test worker beat lint migrate seed check clean
 

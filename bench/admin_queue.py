@@ -64,6 +64,7 @@ def recreate_database(database_url):
 def setup_django(database_url):
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "perkdesk.settings")
+    os.environ.setdefault("DJANGO_ENV", "development")  # settings default to production
     os.environ["DJANGO_DEBUG"] = "false"  # no debug cursor, no debug templates: production-like timings
     os.environ.pop("REDIS_URL", None)
     os.environ.pop("CELERY_BROKER_URL", None)

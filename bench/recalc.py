@@ -78,6 +78,7 @@ def django_setup(url: str, *, broker: str | None) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DJANGO_SETTINGS_MODULE"] = "perkdesk.settings"
+    os.environ.setdefault("DJANGO_ENV", "development")  # settings default to production
     if broker:
         os.environ["CELERY_BROKER_URL"] = broker
     else:  # in-process: every task (the outcome emails too) runs eagerly here

@@ -216,6 +216,7 @@ def main():
     guard(args.database_url)
     ensure_postgres_database(args.database_url)
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
+    env.setdefault("DJANGO_ENV", "development")  # settings default to production; DEBUG is off below
     env.update(DATABASE_URL=args.database_url, DJANGO_DEBUG="false", LOG_LEVEL="WARNING",
                DJANGO_ALLOWED_HOSTS="127.0.0.1", PERK_SUBMISSIONS_PER_HOUR="100000", DATABASE_CONN_MAX_AGE="60")
     if args.redis_url:

@@ -1,8 +1,9 @@
 """PerkDesk settings: one module, read from the environment through django-environ.
 
-Development needs nothing set (SQLite, eager Celery, console email). ``DJANGO_ENV=production``
-switches on production behaviour and makes the secrets mandatory. Every variable is listed in
-``.env.example``.
+Production is the default: unless ``DJANGO_ENV=development`` says otherwise, DEBUG is off, the secrets are
+mandatory and the production behaviour is on, so a server started without its environment fails to start
+instead of running in debug mode. ``make`` and the test suite say ``DJANGO_ENV=development``; development
+then needs nothing else (SQLite, eager Celery, console email). Every variable is listed in ``.env.example``.
 """
 
 from datetime import date, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -17,7 +19,9 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+DJANGO_ENV = env.str("DJANGO_ENV", default="") or "production"  # unset or empty: production
+if DJANGO_ENV not in ("development", "production"):
+    raise ImproperlyConfigured(f"DJANGO_ENV must be 'development' or 'production', not {DJANGO_ENV!r}.")
 PRODUCTION = DJANGO_ENV == "production"
 
 if PRODUCTION:
@@ -46,7 +50,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body larger than any page accepts is refused (413) on its Content-Length, before anything
+    # (the CSRF check reads request.POST) makes Django read or spool it.
+    "perkdesk.middleware.BodySizeGuard",
+    # A NUL character in the path, query, form, headers or cookies is a 400, not a database error.
+    "perkdesk.middleware.NulByteGuard",
     "django.middleware.security.SecurityMiddleware",
+    "perkdesk.middleware.PermissionsPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -105,12 +115,22 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Sign-in limits (perkdesk/logins.py, docs/decisions.md): failures per username + client address, and failures
+# per client address across usernames; the client address comes through TRUSTED_PROXY_COUNT reverse proxies.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=30)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "perkdesk.logins.LoginLimitHandler"
+AXES_CLIENT_IP_CALLABLE = "perkdesk.logins.client_ip"
+AXES_LOCKOUT_CALLABLE = "perkdesk.logins.lockout_response"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+# Reverse proxies in front of the site that append the client's address to X-Forwarded-For; 0 reads REMOTE_ADDR
+# only. Production defaults to 1, the TLS-terminating proxy it already assumes (SECURE_PROXY_SSL_HEADER below);
+# development to 0. AXES_PROXY_COUNT is its former name.
+_proxies = env.str("TRUSTED_PROXY_COUNT", default="") or env.str("AXES_PROXY_COUNT", default="")
+TRUSTED_PROXY_COUNT = int(_proxies) if _proxies else (1 if PRODUCTION else 0)
 # Sessions read from the cache (Redis in production), written through to the database: one query less a page.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "login"
@@ -144,7 +164,12 @@ WHITENOISE_AUTOREFRESH = not PRODUCTION
 # Screenshots live outside every web root and are served only through a permission-checked view.
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
 SCREENSHOT_MAX_BYTES = 5 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+# Request bodies (docs/decisions.md): the form fields of any page fit in 256 KiB, so that is the limit on
+# everything but files; a body may be at most a screenshot plus that (perkdesk.middleware.BodySizeGuard answers
+# 413 above it before it is read); and every body that may be accepted is handled in memory, never spooled to a
+# temporary file (the screenshot check reads it whole anyway).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = SCREENSHOT_MAX_BYTES + DATA_UPLOAD_MAX_MEMORY_SIZE
 
 # --- Email ------------------------------------------------------------------------------------
 if "EMAIL_URL" in env:

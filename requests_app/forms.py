@@ -21,6 +21,13 @@ SCOPE_HELP = {
 }
 
 
+AGENCY_NOT_YOURS = (
+    "We could not tell which agency you are asking for: you may no longer act for it, or the page is out of "
+    "date. Choose again (yourself, or an agency you are the owner, business manager or admin of) and send the "
+    "form again."
+)
+
+
 class RemovalRequestForm(forms.Form):
     contract = forms.CharField(
         label="Contract ID",
@@ -42,6 +49,7 @@ class RemovalRequestForm(forms.Form):
         label="Asking for",
         required=False,
         help_text="For an agency's contract, choose the agency. You can also leave it: the contract decides.",
+        error_messages={"invalid_choice": AGENCY_NOT_YOURS},
     )
     screenshot = forms.FileField(
         label="Screenshot of the status-loss email",
@@ -70,13 +78,24 @@ class RemovalRequestForm(forms.Form):
 
     def clean_contract(self):
         number = "".join(self.cleaned_data["contract"].split())
-        if not number.isdigit():
+        # ASCII digits only: str.isdigit() also accepts "²³" and Arabic-Indic digits, which are no Contract ID.
+        if not (number.isascii() and number.isdigit()):
             raise ValidationError("A Contract ID is made of digits only, for example 31849001.", code="invalid")
         return number
 
     def clean_agency(self):
         public_id = self.cleaned_data["agency"]
         return self.agencies.get(public_id) if public_id else None
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if "agency" in self.errors and self.fields["agency"].widget.is_hidden:
+            # A hidden field's error is shown nowhere: say it with the form's reasons, and send the form back
+            # without the value so that sending it again works.
+            self.add_error(None, ValidationError(AGENCY_NOT_YOURS, code="agency_not_yours"))
+            self.data = self.data.copy()
+            self.data["agency"] = ""
+        return cleaned_data
 
     def clean_screenshot(self):
         upload = self.cleaned_data.get("screenshot")
@@ -87,12 +106,6 @@ class RemovalRequestForm(forms.Form):
         except InvalidScreenshot as exc:
             raise ValidationError(str(exc), code="screenshot_invalid") from None
         return upload
-
-    def refuse_oversize_upload(self):
-        """An unbound form that says the upload was too large (the body was never read, so no data)."""
-        self.cleaned_data = {}
-        message = self.fields["screenshot"].error_messages["too_large"]
-        self.add_error("screenshot", ValidationError(message, code="too_large"))
 
     def scope_options(self):
         """The radio buttons with the policy's explanation under each (the template lays them out)."""

@@ -48,16 +48,18 @@ def requests_visible_to(user) -> QuerySet[RemovalRequest]:
 
 
 def requests_of(user, *, freelancer=None) -> QuerySet[RemovalRequest]:
-    """The tickets a person filed, their own contracts' tickets, and those of agencies they may act for."""
+    """The tickets of a person's own contracts, and those of the agencies they act for now (owner, business
+    manager, admin). Access follows the current role, not who filed: an owner whose membership ends, or who
+    becomes a plain member, loses the agency's tickets they filed, their screenshots, withdraw and reply.
+    Every freelancer-side ticket page (detail, screenshot, withdraw, reply) reads through this."""
     qs = RemovalRequest.objects.select_related("contract", "contract__client", "agency", "freelancer")
     freelancer = freelancer or freelancer_for_user(user)
-    scope = Q(requested_by=user)
-    if freelancer is not None:
-        scope |= Q(freelancer=freelancer, agency__isnull=True)
-        scope |= Q(
-            agency__memberships__freelancer=freelancer,
-            agency__memberships__role__in=AGENCY_REQUESTER_ROLES,
-        )
+    if freelancer is None:
+        return qs.none()
+    scope = Q(freelancer=freelancer, agency__isnull=True) | Q(
+        agency__memberships__freelancer=freelancer,
+        agency__memberships__role__in=AGENCY_REQUESTER_ROLES,
+    )
     return qs.filter(scope).distinct()
 
 
@@ -85,7 +87,7 @@ def public_timeline(removal_request) -> list[RequestEvent]:
 
 def contract_for_number(contract_number) -> Contract | None:
     number = str(contract_number or "").strip()
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         return None
     return (
         Contract.objects.select_related("freelancer", "agency", "client", "feedback", "jss_exclusion")

@@ -159,19 +159,23 @@ def new_request(request):
     agencies = selectors.agencies_user_may_act_for(request.user, freelancer=freelancer)
     cooldown_summary = ""
     if request.method == "POST":
+        # A body larger than any valid request was refused (413) by perkdesk.middleware.BodySizeGuard.
         allowance = throttle.peek(request.user)
         if not allowance.allowed:
             return _rate_limited(request, allowance)
-        if _body_too_large(request):
-            # Refused before Django parses (and spools to disk) a body no valid request can have.
-            form = RemovalRequestForm(agencies=agencies)
-            form.refuse_oversize_upload()
-            return _render_form(request, form, freelancer, "", status=413)
         form = RemovalRequestForm(request.POST, request.FILES, agencies=agencies)
-        if form.is_valid():
+        counted = bool(request.FILES)
+        if counted:
+            # Checking a file costs a decode: every attempt that carries one counts, before it is checked and
+            # whatever else is wrong with the form.
             allowance = throttle.record(request.user)
             if not allowance.allowed:
                 return _rate_limited(request, allowance)
+        if form.is_valid():
+            if not counted:
+                allowance = throttle.record(request.user)
+                if not allowance.allowed:
+                    return _rate_limited(request, allowance)
             try:
                 removal_request = services.submit_request(
                     requester=request.user,
@@ -248,15 +252,6 @@ def _render_form(request, form, freelancer, cooldown_summary, status=200):
         },
         status=status,
     )
-
-
-def _body_too_large(request) -> bool:
-    # The screenshot's limit plus room for the other fields and the multipart framing.
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return False
-    return length > settings.SCREENSHOT_MAX_BYTES + 256 * 1024
 
 
 def _rate_limited(request, allowance):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from requests_app import services
-from requests_app.models import RemovalRequest, RequestEvent
+from requests_app.models import RemovalRequest, RequestEvent, private_storage
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -396,7 +396,7 @@ def test_cooldown_refusal_says_when_the_next_request_is_possible(client):
         ({"contract": "12-ab", "scope": "jss_only"}, "contract", "digits only"),
         ({"contract": "31849001"}, "scope", "Choose “JSS only” or “Hide from profile and JSS”."),
         ({"contract": "31849001", "scope": "everything"}, "scope", "Select a valid choice"),
-        ({"contract": "31849001", "scope": "jss_only", "agency": "not-mine"}, "agency", "Select a valid choice"),
+        ({"contract": "31849001", "scope": "jss_only", "agency": "not-mine"}, "agency", "which agency"),
     ],
     ids=["no-contract", "letters", "no-scope", "bad-scope", "foreign-agency"],
 )
@@ -625,7 +625,11 @@ def test_owner_gets_the_screenshot_inline_and_uncached(client, content, content_
     assert f'href="/requests/{r.ticket_number}/screenshot/"' in detail
     response = client.get(f"/requests/{r.ticket_number}/screenshot/")
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == content
+    served = b"".join(response.streaming_content)
+    # The stored file, re-encoded from the upload's pixels (no metadata): the same picture.
+    assert served == private_storage().open(r.screenshot.name, "rb").read()
+    with Image.open(io.BytesIO(served)) as image, Image.open(io.BytesIO(content)) as sent:
+        assert (image.format, image.size) == (sent.format, sent.size)
     assert response["Content-Type"] == content_type
     assert response["Content-Disposition"] == f'inline; filename="screenshot-{r.ticket_number}.{ext}"'
     assert response["X-Content-Type-Options"] == "nosniff"

@@ -41,10 +41,7 @@ def image_bytes(fmt, size=(320, 200), mode="RGB"):
 
 PNG = image_bytes("PNG")
 JPEG = image_bytes("JPEG")
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
+PDF = image_bytes("PDF")  # a one-page PDF as a "print to PDF" writes it (pypdf must be able to read it)
 HTML = b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>"
 SVG = (
     b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
@@ -89,6 +86,17 @@ def in_grace_window():
     return fl, contract
 
 
+def assert_same_screenshot(stored: bytes, sent: bytes):
+    """A PDF is stored as sent; an image is stored re-encoded (without its metadata): the same picture."""
+    if sent.startswith(b"%PDF-"):
+        assert stored == sent
+        return
+    with Image.open(io.BytesIO(stored)) as kept, Image.open(io.BytesIO(sent)) as original:
+        assert (kept.format, kept.size, kept.mode) == (original.format, original.size, original.mode)
+        if original.format == "PNG":
+            assert kept.tobytes() == original.tobytes()
+
+
 def nothing_stored():
     return RemovalRequest.objects.count() == 0 and RequestEvent.objects.count() == 0 and private_files() == []
 
@@ -124,7 +132,7 @@ def test_service_stores_good_screenshots_under_a_random_name(name, content, cont
     assert re.fullmatch(rf"screenshots/[0-9a-f]{{32}}\{ext}", r.screenshot.name)
     files = private_files()
     assert files == [Path(settings.PRIVATE_MEDIA_ROOT) / r.screenshot.name]
-    assert files[0].read_bytes() == content
+    assert_same_screenshot(files[0].read_bytes(), content)
     assert Path(name).stem not in r.screenshot.name
 
 
@@ -233,7 +241,8 @@ def test_form_accepts_a_good_png_in_the_grace_window(client):
     )
     r = RemovalRequest.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/requests/{r.ticket_number}/"
-    assert [p.read_bytes() for p in private_files()] == [PNG]
+    [stored] = private_files()
+    assert_same_screenshot(stored.read_bytes(), PNG)
 
 
 def test_form_without_the_screenshot_in_the_grace_window_says_so(client):
@@ -251,9 +260,10 @@ def test_a_body_far_over_the_limit_is_refused_before_it_is_read(client):
     client.force_login(fl.user)
     huge = upload("mail.png", PNG + b"\x00" * (8 * 1024 * 1024))
     response = client.post("/requests/new/", {"contract": contract.number, "scope": "jss_only", "screenshot": huge})
+    # Answered by perkdesk.middleware.BodySizeGuard on the Content-Length (tests/security/test_hardening.py
+    # shows that on a real server with a body that never arrives).
     assert response.status_code == 413
-    assert response.context["form"].errors["screenshot"] == [
-        "The screenshot is larger than 5 MB. Nothing was sent; please attach a smaller one."
-    ]
-    assert 'id="id_screenshot_error"' in response.content.decode()
+    page = response.content.decode()
+    assert "A screenshot can be at most 5 MB. Nothing was sent and nothing changed" in page
+    assert "{#" not in page and "{%" not in page
     assert nothing_stored()
