@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -27,6 +28,21 @@ class RemovalPreview:
     window_without: str | None
     kept_by_no_harm: bool
     already_excluded: bool
+    # The engine's unrounded figures, for display only (one decimal where rounding hides a difference).
+    current_unrounded: Decimal | None = field(default=None, compare=False)
+    without_unrounded: Decimal | None = field(default=None, compare=False)
+
+    @property
+    def rounding_hides_the_difference(self) -> bool:
+        """Both scores round to the same whole number though they differ, so a no-harm verdict ("would lower")
+        next to two equal figures needs one decimal to make sense."""
+        return (
+            self.current_score is not None
+            and self.current_score == self.score_without
+            and self.current_unrounded is not None
+            and self.without_unrounded is not None
+            and self.current_unrounded != self.without_unrounded
+        )
 
     @property
     def score_after(self) -> int | None:
@@ -94,4 +110,6 @@ def removal_preview(
         window_without=without.window,
         kept_by_no_harm=judged.decisions[contract_id] == engine.KEPT_NO_HARM,
         already_excluded=already_excluded,
+        current_unrounded=current.unrounded,
+        without_unrounded=without.unrounded,
     )

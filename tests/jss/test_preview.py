@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -46,6 +47,8 @@ def test_the_shape_other_pages_code_against():
         "window_without",
         "kept_by_no_harm",
         "already_excluded",
+        "current_unrounded",
+        "without_unrounded",
     ]
     assert RemovalPreview.__dataclass_params__.frozen
 
@@ -107,3 +110,28 @@ def test_preview_removals_reads_each_subject_once(subject, django_assert_num_que
 
 def test_as_of_defaults_to_today(subject):
     assert preview_removal(subject[0]).as_of == timezone.localdate()
+
+
+@pytest.mark.parametrize(
+    ("current", "without", "current_exact", "without_exact", "hidden"),
+    [
+        (92, 92, "92.40", "91.60", True),  # both round to 92: the verdict needs the decimal
+        (92, 92, "92.00", "92.00", False),  # truly equal
+        (92, 91, "92.40", "91.40", False),  # the whole numbers already differ
+        (None, None, None, None, False),  # no score at all
+        (92, None, "92.40", None, False),  # no score without it
+    ],
+)
+def test_one_decimal_only_where_rounding_hides_the_difference(current, without, current_exact, without_exact, hidden):
+    preview = RemovalPreview(
+        as_of=AS_OF,
+        current_score=current,
+        current_window="12m" if current is not None else None,
+        score_without=without,
+        window_without="12m" if without is not None else None,
+        kept_by_no_harm=True,
+        already_excluded=False,
+        current_unrounded=Decimal(current_exact) if current_exact else None,
+        without_unrounded=Decimal(without_exact) if without_exact else None,
+    )
+    assert preview.rounding_hides_the_difference is hidden

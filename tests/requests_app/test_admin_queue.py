@@ -448,7 +448,7 @@ def test_ticket_page_shows_facts_eligibility_preview_and_timeline(agent_client, 
     assert "breached 1d 3h ago" in html
     assert "Eligibility, checked now" in html and "Every rule passes today." in html
     assert '<span class="pd-badge bad pd-mono">request_open</span>' not in html
-    assert "Job Success Score" in html and "Without this contract" in html
+    assert "Job Success Score" in html and "Live now" in html and "Live without this contract" in html
     assert "Waiting for the client&#x27;s reply." in html
     assert html.count('<span class="pd-badge muted">Internal</span>') >= 2  # the claim and the note
     assert '<span class="pd-badge ok">Public</span>' in html  # the submission
