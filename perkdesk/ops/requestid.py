@@ -1,0 +1,27 @@
+"""Every web request gets an id: the caller's ``X-Request-ID`` when it is a sane token (a proxy's), else a new
+one. Log lines of the request carry it (``perkdesk.logformat.ContextFilter``) and the response returns it, so
+an operator can find a person's failed request from the id on their screen or in the access log."""
+
+import re
+import uuid
+
+from perkdesk.logformat import request_id
+
+HEADER = "X-Request-ID"
+SANE = re.compile(r"^[A-Za-z0-9._:@-]{8,128}$")
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        given = request.headers.get(HEADER, "")
+        current = given if SANE.match(given) else uuid.uuid4().hex
+        request.request_id = current
+        # Not reset on the way out: Django logs a 4xx/5xx response after the middleware chain returns, and
+        # that line needs the id too. The next request on this thread sets its own.
+        request_id.set(current)
+        response = self.get_response(request)
+        response[HEADER] = current
+        return response
