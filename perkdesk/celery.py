@@ -6,6 +6,7 @@ setup), with the task's name, id and ticket number, and refuse unsafe production
 import logging
 import logging.config
 import os
+import sys
 
 from celery import Celery, signals
 
@@ -16,6 +17,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 logger = logging.getLogger("celery.perkdesk")
+# Python warnings (Celery's "running as root" comes before its logging setup) as JSON log lines, not raw stderr.
+logging.captureWarnings(True)
 
 
 @signals.setup_logging.connect(dispatch_uid="perkdesk.celery.logging")
@@ -42,9 +45,17 @@ def _say_through_the_log():
 @signals.worker_init.connect(dispatch_uid="perkdesk.celery.worker_checks")
 @signals.beat_init.connect(dispatch_uid="perkdesk.celery.beat_checks")
 def refuse_unsafe_settings(**kwargs):
+    """Celery logs and swallows a signal handler's exception, so leave with SystemExit (which it lets through)."""
+    from django.core.management.base import SystemCheckError
+
     from perkdesk.ops.checks import refuse_unsafe_production_settings
 
-    refuse_unsafe_production_settings()
+    try:
+        refuse_unsafe_production_settings()
+    except SystemCheckError as error:
+        logger.critical(str(error))
+        print(str(error), file=sys.stderr, flush=True)
+        raise SystemExit(1) from error
 
 
 @signals.task_prerun.connect(dispatch_uid="perkdesk.celery.ticket")

@@ -41,6 +41,12 @@ def wait_for(predicate, *, timeout=60.0, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def forget_backend():
+    """The app keeps its result backend object once made: drop it so the next use reads the setting again."""
+    celery_app._backend_cache = None
+    celery_app._local.__dict__.pop("backend", None)
+
+
 @pytest.fixture
 def worker(tmp_path):
     """Two worker processes (prefork) on a queue of this test only, pointed at the test database."""
@@ -54,9 +60,14 @@ def worker(tmp_path):
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "JSS_UPDATE_CHUNK_SIZE": "3",
         "TEST_QUEUE": queue,
+        # Nothing in production reads task results (no backend, issue 13); this test does, so it has one.
+        "CELERY_RESULT_BACKEND": settings.CELERY_BROKER_URL,
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }
     saved = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
+    saved_backend = celery_app.conf.result_backend
+    celery_app.conf.result_backend = settings.CELERY_BROKER_URL
+    forget_backend()
     with open(tmp_path / "worker.log", "w") as log:
         process = subprocess.Popen(
             [
@@ -86,6 +97,8 @@ def worker(tmp_path):
             yield process
         finally:
             celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = saved
+            celery_app.conf.result_backend = saved_backend
+            forget_backend()
             process.terminate()
             try:
                 process.wait(timeout=20)
@@ -123,7 +136,9 @@ def rows():
 
 def test_the_update_fans_out_to_real_workers_and_a_rerun_changes_nothing(worker):
     built = world()
-    started = tasks.run_scheduled_update.apply_async(kwargs={"as_of": AS_OF.isoformat()}).get(timeout=60)
+    started = tasks.run_scheduled_update.apply_async(kwargs={"as_of": AS_OF.isoformat()}, ignore_result=False).get(
+        timeout=60
+    )
     assert started["outcome"] == "started" and started["chunks"] >= 2
     wait_for(lambda: ScoreUpdate.objects.filter(as_of=AS_OF, finished_at__isnull=False).exists(), what="the update")
 
@@ -139,15 +154,20 @@ def test_the_update_fans_out_to_real_workers_and_a_rerun_changes_nothing(worker)
     before = rows()
 
     # The nightly beat again: this as_of is done. Forced: every chunk is scored again, nothing changes.
-    again = tasks.run_scheduled_update.apply_async(kwargs={"as_of": AS_OF.isoformat()}).get(timeout=60)
+    again = tasks.run_scheduled_update.apply_async(kwargs={"as_of": AS_OF.isoformat()}, ignore_result=False).get(
+        timeout=60
+    )
     assert again["outcome"] == "done"
     first_finish = update.finished_at
-    forced = tasks.run_scheduled_update.apply_async(kwargs={"as_of": AS_OF.isoformat(), "force": True})
+    forced = tasks.run_scheduled_update.apply_async(
+        kwargs={"as_of": AS_OF.isoformat(), "force": True}, ignore_result=False
+    )
     assert forced.get(timeout=60)["outcome"] == "started"
     wait_for(lambda: ScoreUpdate.objects.filter(as_of=AS_OF, finished_at__gt=first_finish).exists(), what="rerun")
     # A chunk message delivered once more after the end: the chunk is finished, nothing is done.
     redelivered = [
-        tasks.score_update_chunk.apply_async(args=[pk]) for pk in ScoreUpdateChunk.objects.values_list("pk", flat=True)
+        tasks.score_update_chunk.apply_async(args=[pk], ignore_result=False)
+        for pk in ScoreUpdateChunk.objects.values_list("pk", flat=True)
     ]
     assert [result.get(timeout=60) for result in redelivered] == [None] * len(redelivered)
     assert rows() == before
