@@ -5,6 +5,9 @@ an operator can find a person's failed request from the id on their screen or in
 import re
 import uuid
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
+
 from perkdesk.logformat import request_id
 
 HEADER = "X-Request-ID"
@@ -20,8 +23,13 @@ class RequestIdMiddleware:
         current = given if SANE.match(given) else uuid.uuid4().hex
         request.request_id = current
         # Not reset on the way out: Django logs a 4xx/5xx response after the middleware chain returns, and
-        # that line needs the id too. The next request on this thread sets its own.
+        # that line needs the id too; it is cleared when the response is closed (request_finished).
         request_id.set(current)
         response = self.get_response(request)
         response[HEADER] = current
         return response
+
+
+@receiver(request_finished, dispatch_uid="perkdesk.ops.requestid.forget")
+def forget_the_request_id(**kwargs):
+    request_id.set(None)
