@@ -22,3 +22,19 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logger_class = "perkdesk.ops.gunicorn.JsonLogger"
 # Behind one proxy (the platform's): trust its X-Forwarded-* only from there.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+# /metrics with several workers: prometheus-client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by compose).
+def on_starting(server):
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):  # samples of a previous run would be added to this one's
+            os.remove(os.path.join(path, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "perkdesk.ops.requestid.RequestIdMiddleware",  # first: every log line of the request carries its id
+    "perkdesk.ops.metrics.MetricsMiddleware",  # latency by view for /metrics
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,12 +1,14 @@
 """Project-level pages: the landing redirect after login, the CSRF refusal page and the health probe."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from perkdesk.ops import health, heartbeats
+from perkdesk.ops import metrics as ops_metrics
+from requests_app.metrics import ticket_figures
 
 
 @login_required
@@ -45,3 +47,15 @@ def healthz(request):
                     "stale": pulse.stale,
                 }
     return JsonResponse(body, status=200 if up else 503)
+
+
+@never_cache
+@require_safe
+def metrics(request):
+    """Prometheus exposition: request latency by view, tickets by status, at-risk and breached counts, when the
+    sweep and beat last ran, the Celery queue depth. Staff or the operator's token only: 403 for anyone else."""
+    if not health.authorised(request):
+        return HttpResponseForbidden("Metrics are for staff and the monitoring token (OPS_TOKEN).")
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return HttpResponse(ops_metrics.exposition(ticket_figures()), content_type=CONTENT_TYPE_LATEST)
