@@ -317,6 +317,8 @@ LOGGING = {
 # --- Operations (issue 13): errors, heartbeats, health and metrics access ---------------------------------
 # Who is mailed a 500 or a task out of retries: "Name <mail@example.com>, Other <other@example.com>".
 ADMINS = [parseaddr(a.strip()) for a in env.str("DJANGO_ADMINS", default="").split(",") if a.strip()]
+# Rotating DJANGO_SECRET_KEY: the previous keys, still accepted for sessions and signatures (README).
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 # Bearer token that opens /healthz details and /metrics to a monitoring system (staff see them signed in).
 OPS_TOKEN = env.str("OPS_TOKEN", default="")
 # Touched by beat on every tick (the compose healthcheck reads its age).
