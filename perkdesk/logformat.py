@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+# The ticket a web request is about (its URL names it), for the log lines of that request.
+request_ticket: ContextVar[str | None] = ContextVar("request_ticket", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,6 +39,9 @@ class ContextFilter(logging.Filter):
         current = request_id.get()
         if current and not hasattr(record, "request_id"):
             record.request_id = current
+            ticket = request_ticket.get()
+            if ticket and not hasattr(record, "ticket"):
+                record.ticket = ticket
         task = _current_task()
         if task is not None and not hasattr(record, "task_id"):
             record.task_name, record.task_id = task.name, task.request.id

@@ -98,6 +98,7 @@ def test_a_real_worker_and_beat_print_json_lines_only(start, tmp_path):
     assert (tmp_path / "beat-heartbeat").exists()
 
     # Work for the worker: an approval whose message was lost, applied by the sweep; and one ticket's task.
+    celery_app.conf.task_always_eager = False  # for real (the autouse fixture puts it back)
     lost = f.RemovalRequestFactory(approved=True)
     sweep_id = celery_app.send_task("requests_app.sweep", queue=queue).id
     wait_for(lambda: Heartbeat.objects.filter(name="sweep").exists(), timeout=60, what=f"the sweep ({worker.log})")
@@ -124,6 +125,7 @@ def test_a_real_worker_and_beat_print_json_lines_only(start, tmp_path):
     assert {line.get("ticket") for line in applied} == {other.ticket_number}
 
 
+@pytest.mark.django_db
 def test_the_web_returns_and_logs_the_request_id(client, caplog):
     logging.getLogger("django.request")
     with caplog.at_level(logging.WARNING, logger="django.request"):
@@ -134,3 +136,15 @@ def test_the_web_returns_and_logs_the_request_id(client, caplog):
     lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if ContextFilter().filter(r)]
     assert [line["request_id"] for line in lines] == ["lb-7f3a9c0e-0001", made["X-Request-ID"]]
     assert all(line["message"].startswith("Not Found: /no-such-page/") for line in lines)
+
+
+@pytest.mark.django_db
+def test_web_lines_about_a_ticket_name_it(client, caplog):
+    ticket = f.RemovalRequestFactory()
+    client.force_login(f.FreelancerFactory().user)  # not the owner: a 404, logged as a warning
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = client.get(f"/requests/{ticket.ticket_number}/", HTTP_X_REQUEST_ID="lb-ticket-0000001")
+    assert response.status_code == 404
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["request_id"], line["ticket"]) == ("lb-ticket-0000001", ticket.ticket_number)

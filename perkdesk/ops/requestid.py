@@ -8,7 +8,7 @@ import uuid
 from django.core.signals import request_finished
 from django.dispatch import receiver
 
-from perkdesk.logformat import request_id
+from perkdesk.logformat import request_id, request_ticket
 
 HEADER = "X-Request-ID"
 SANE = re.compile(r"^[A-Za-z0-9._:@-]{8,128}$")
@@ -25,11 +25,16 @@ class RequestIdMiddleware:
         # Not reset on the way out: Django logs a 4xx/5xx response after the middleware chain returns, and
         # that line needs the id too; it is cleared when the response is closed (request_finished).
         request_id.set(current)
+        request_ticket.set(None)
         response = self.get_response(request)
         response[HEADER] = current
         return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        request_ticket.set(view_kwargs.get("ticket_number"))  # /requests/<ticket>/...: lines name the ticket
 
 
 @receiver(request_finished, dispatch_uid="perkdesk.ops.requestid.forget")
 def forget_the_request_id(**kwargs):
     request_id.set(None)
+    request_ticket.set(None)
