@@ -199,7 +199,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Broker away: a publish fails within a second (connect 1 s, a bounded retry), the state change stands and
     # the sweep does the work later; the agent's page answers at once with the warning.
     "socket_connect_timeout": 1,
-    "socket_timeout": 5,
+    "socket_timeout": 2,
     "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.2,

@@ -17,7 +17,7 @@ from requests_app import services
 from requests_app.models import RemovalRequest
 from requests_app.services.common import QUEUE_DOWN_WARNING
 from tests import factories as f
-from tests.processes import redis_process
+from tests.processes import redis_process, silent_server
 from tests.test_faults import QUEUE, broker_at
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -81,3 +81,22 @@ def test_with_redis_stopped_agents_sign_in_and_approve_and_the_sweep_applies_lat
         for kind in ("was approved", "Feedback removed from your Job Success Score"):
             sent = [m for m in mail.outbox if ticket.ticket_number in m.subject and kind in m.subject]
             assert len(sent) == 1, (ticket.ticket_number, kind, [m.subject for m in mail.outbox])
+
+
+def test_a_hanging_broker_costs_one_timeout_not_one_per_ticket():
+    """A broker that accepts connections and never answers: the bulk approval waits for the first publish
+    only (about the 2 s socket timeout), not for each of its six; all six are left to the sweep."""
+    batch = [f.RemovalRequestFactory() for _ in range(3)]
+    browser = Client(raise_request_exception=False)
+    browser.force_login(f.UserFactory(agent=True))
+    data = {"action": "approve_selected", "_selected_action": [t.pk for t in batch], "index": "0"}
+    with silent_server() as port, broker_at(f"redis://127.0.0.1:{port}/0"):
+        started = time.monotonic()
+        response = browser.post(QUEUE, data, follow=True)
+        took = time.monotonic() - started
+    assert response.status_code == 200 and took < 4, took
+    assert QUEUE_DOWN_WARNING in [str(m) for m in response.context["messages"]]
+    assert set(RemovalRequest.objects.filter(pk__in=[t.pk for t in batch]).values_list("status", flat=True)) == {
+        "approved"
+    }
+    assert sorted(services.sweep().applied) == sorted(t.ticket_number for t in batch)
