@@ -9,12 +9,16 @@ PYTEST_ARGS ?=
 DJANGO_ENV ?= development
 export DJANGO_ENV
 
-.PHONY: venv run test worker beat lint migrate seed check clean
+# Locks (hashes) made from the pinned top-level files: `make lock` after changing requirements*.txt.
+COMPILE := $(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links --resolver=backtracking
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+.PHONY: venv run test worker beat lint migrate seed check clean lock static
+
+$(VENV)/.installed: requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
 venv: $(VENV)/.installed
@@ -46,6 +50,19 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Regenerates both locks from scratch (re-runnable at any time, e.g. after merging new requirements).
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip show pip-tools >/dev/null 2>&1 || $(PY) -m pip install --quiet pip-tools==7.7.0
+	rm -f requirements.lock requirements-dev.lock
+	$(COMPILE) --output-file requirements.lock requirements.txt
+	$(COMPILE) --constraint requirements.lock --output-file requirements-dev.lock requirements-dev.txt
+	@echo "make lock: requirements.lock and requirements-dev.lock written; commit them with requirements*.txt"
+
+# Static files as production serves them (hashed names + manifest): the step the Dockerfile runs.
+static: venv
+	PYTHON=$(PY) bin/build-static
 
 clean:
 	rm -rf $(VENV) var staticfiles

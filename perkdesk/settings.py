@@ -7,6 +7,7 @@ then needs nothing else (SQLite, eager Celery, console email). Every variable is
 """
 
 from datetime import date, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 
 import environ
@@ -47,11 +48,14 @@ INSTALLED_APPS = [
     "perkdesk.marketplace",
     "jss",
     "requests_app",
+    "perkdesk.ops",  # issue 13: production checks, heartbeats, metrics
 ]
 
 MIDDLEWARE = [
-    # First: a body larger than any page accepts is refused (413) on its Content-Length, before anything
-    # (the CSRF check reads request.POST) makes Django read or spool it.
+    "perkdesk.ops.requestid.RequestIdMiddleware",  # first: every log line of the request carries its id
+    "perkdesk.ops.metrics.MetricsMiddleware",  # latency by view for /metrics
+    # Then, before anything reads the body: a body larger than any page accepts is refused (413) on its
+    # Content-Length, before anything (the CSRF check reads request.POST) makes Django read or spool it.
     "perkdesk.middleware.BodySizeGuard",
     # A NUL character in the path, query, form, headers or cookies is a 400, not a database error.
     "perkdesk.middleware.NulByteGuard",
@@ -96,6 +100,11 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60 if PRODUCTION else 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable server fails in seconds (libpq's minimum is 2), not at the TCP timeout: /healthz answers.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite waits for a writer instead of failing at once when the dev worker and site overlap.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
@@ -131,8 +140,9 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # development to 0. AXES_PROXY_COUNT is its former name.
 _proxies = env.str("TRUSTED_PROXY_COUNT", default="") or env.str("AXES_PROXY_COUNT", default="")
 TRUSTED_PROXY_COUNT = int(_proxies) if _proxies else (1 if PRODUCTION else 0)
-# Sessions read from the cache (Redis in production), written through to the database: one query less a page.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in the database only: with Redis down people still sign in and work (cached_db's cache.set on a
+# miss is unguarded, and a logout while Redis is down would leave the cached copy alive once it is back).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -145,7 +155,7 @@ USE_TZ = True
 
 # --- Static and private files -------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -184,7 +194,12 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Redis away: fail in a second, not at the TCP timeout (callers degrade, see requests_app.throttle).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "perkdesk"}
     )
@@ -193,7 +208,10 @@ CACHES = {
 # --- Celery -----------------------------------------------------------------------------------
 # No broker configured means tasks run eagerly in the web process (the embedded default).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL or None) or None
+# Nothing reads task results: no result backend unless one is asked for (a backend on a dead Redis stalled
+# every queued task ~19 s, issue 13), and results are not stored even then unless a call asks.
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 # Off: an eager task that fails is retried in process (as a worker would) and logged, not raised at the caller.
 CELERY_TASK_EAGER_PROPAGATES = False
@@ -206,7 +224,23 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers unacknowledged (acks_late) messages after this; longer than any task runs.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 2 * 60 * 60,
+    # Broker away: a publish fails within a second (connect 1 s, a bounded retry), the state change stands and
+    # the sweep does the work later; the agent's page answers at once with the warning.
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+# Beat leaves a heartbeat (database row and file) at least this often: compose's healthcheck reads the file.
+CELERY_BEAT_SCHEDULER = "perkdesk.ops.beat:HeartbeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 30
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "jss-scheduled-update": {
@@ -271,17 +305,64 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Sentry (issue 13): errors and failed tasks go there when set; the release is the image's git commit.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+GIT_COMMIT = env.str("GIT_COMMIT", default="")
+
 # --- Logging: one JSON object per line on stdout -------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "perkdesk.logformat.JsonFormatter"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}},
+    "filters": {
+        "context": {"()": "perkdesk.logformat.ContextFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["context"],
+        },
+        # A 500 is mailed to ADMINS (when Sentry is not set up); the line also goes to stdout.
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+        },
+    },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
+        # Replaces Django's default "django" handlers (console, mail_admins): one line each, no double mail.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.request": {"handlers": [] if SENTRY_DSN else ["mail_admins"], "level": "ERROR", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- Operations (issue 13): errors, heartbeats, health and metrics access ---------------------------------
+# Who is mailed a 500 or a task out of retries: "Name <mail@example.com>, Other <other@example.com>".
+ADMINS = [parseaddr(a.strip()) for a in env.str("DJANGO_ADMINS", default="").split(",") if a.strip()]
+# Rotating DJANGO_SECRET_KEY: the previous keys, still accepted for sessions and signatures (README).
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+# Bearer token that opens /healthz details and /metrics to a monitoring system (staff see them signed in).
+OPS_TOKEN = env.str("OPS_TOKEN", default="")
+# Touched by beat on every tick (the compose healthcheck reads its age).
+BEAT_HEARTBEAT_FILE = Path(env.str("BEAT_HEARTBEAT_FILE", default=str(VAR_DIR / "beat-heartbeat")))
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        send_default_pii=False,
+        release=GIT_COMMIT or None,
+        environment=DJANGO_ENV,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

@@ -3,13 +3,14 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from perkdesk.celery import app as celery_app
+from perkdesk.ops import health, heartbeats
+from perkdesk.ops import metrics as ops_metrics
+from requests_app.metrics import ticket_figures
 
 
 @login_required
@@ -43,35 +44,39 @@ def csrf_failure(request, reason=""):
     return render(request, "403_csrf.html", status=403)
 
 
-def _database_state() -> str:
+@never_cache
+@require_safe
+def healthz(request):
+    """200 when the database, the cache (Redis: sessions' neighbour, rate limits) and the broker answer, else
+    503, within 3 seconds whatever hangs. Anonymous callers (load balancers) get the status only; staff and
+    the operator's token (``OPS_TOKEN``) also get each part and the heartbeats of beat and the sweep."""
+    states = health.probe()
+    up = all(state in ("ok", "none", "eager") for state in states.values())
+    body = {"status": "ok" if up else "down"}
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception:  # noqa: BLE001 - any failure means "down" for a probe
-        return "down"
-    return "ok"
-
-
-def _broker_state() -> str:
-    if celery_app.conf.task_always_eager:
-        return "eager"
-    try:
-        with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=1)
-    except Exception:  # noqa: BLE001
-        return "down"
-    return "ok"
+        detailed = health.authorised(request)
+    except Exception:  # noqa: BLE001 - the user lookup needs the database, which may be the thing that is down
+        detailed = False
+    if detailed:
+        body.update(states)
+        if states["database"] == "ok":
+            for name in (heartbeats.BEAT, heartbeats.SWEEP):
+                pulse = heartbeats.pulse(name)
+                body[name] = {
+                    "last": pulse.last.isoformat() if pulse.last else None,
+                    "age_seconds": int(pulse.age.total_seconds()) if pulse.age is not None else None,
+                    "stale": pulse.stale,
+                }
+    return JsonResponse(body, status=200 if up else 503)
 
 
 @never_cache
 @require_safe
-def healthz(request):
-    """200 while the database answers; the broker is reported but does not fail the probe, because the
-    sweep catches up on anything queued while it was away."""
-    database = _database_state()
-    broker = _broker_state()
-    status = 200 if database == "ok" else 503
-    return JsonResponse(
-        {"status": "ok" if status == 200 else "down", "database": database, "broker": broker}, status=status
-    )
+def metrics(request):
+    """Prometheus exposition: request latency by view, tickets by status, at-risk and breached counts, when the
+    sweep and beat last ran, the Celery queue depth. Staff or the operator's token only: 403 for anyone else."""
+    if not health.authorised(request):
+        return HttpResponseForbidden("Metrics are for staff and the monitoring token (OPS_TOKEN).")
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return HttpResponse(ops_metrics.exposition(ticket_figures()), content_type=CONTENT_TYPE_LATEST)

@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from perkdesk.ops import heartbeats
 from requests_app import reports
 from requests_app.reports import duration_text
 from requests_app.services.decisions import display_name
@@ -174,7 +175,12 @@ def desk(request):
         "at_risk_hours": int(reports.at_risk_window().total_seconds() // 3600),
         "sla_days": settings.PERK_SLA_DAYS,
         "can_see_reports": request.user.has_perm("requests_app.view_reports"),
+        # If beat or the workers stop, SLA alerts and lost-message recovery stop with them: say so here.
+        "sweep": heartbeats.pulse(heartbeats.SWEEP, now=now),
+        "sweep_stale_minutes": int(heartbeats.STALE_AFTER[heartbeats.SWEEP].total_seconds() // 60),
     }
+    if context["sweep"].age is not None:
+        context["sweep_age"] = duration_text(context["sweep"].age)
     if context["can_see_reports"]:
         report = reports.desk_report(now=now)
         context.update(

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError as BrokerError
 
+from perkdesk.ops import heartbeats
 from requests_app import services
 from requests_app.emails import KINDS, build_request_email
 from requests_app.models import EventKind, RemovalRequest, RequestEvent
@@ -111,7 +112,9 @@ def send_sla_alert(request_id, kind):
 def sweep(now=None):
     """Every 15 minutes (beat): apply what a lost message left approved, raise the SLA alerts. ``now`` may
     come as an ISO string (JSON from beat or a manual call); returns what it did as counts."""
-    return applying.sweep(now=_moment(now)).counts()
+    counts = applying.sweep(now=_moment(now)).counts()
+    heartbeats.record(heartbeats.SWEEP, data=counts)  # /desk/, /healthz and /metrics show when it last ran
+    return counts
 
 
 def _moment(value):

@@ -6,11 +6,14 @@ contract after contract. The count lives in one cache key per user and clock hou
 """
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 KEY = "perk-submissions:{user_id}:{hour}"
 
@@ -41,7 +44,10 @@ def peek(user, *, now=None) -> Allowance:
     now = now or timezone.now()
     start, end = _window(now)
     limit = settings.PERK_SUBMISSIONS_PER_HOUR
-    used = cache.get(_key(user, start), 0)
+    try:
+        used = cache.get(_key(user, start), 0)
+    except Exception:  # noqa: BLE001 - see record(): the cache away never stops a submission
+        used = 0
     return Allowance(allowed=used < limit, used=used, limit=limit, retry_at=end)
 
 
@@ -53,12 +59,16 @@ def record(user, *, now=None) -> Allowance:
     key = _key(user, start)
     # Kept a little past the hour so a clock skew between web processes cannot reset a count early.
     timeout = int((end - now).total_seconds()) + 60
-    if cache.add(key, 1, timeout=timeout):
-        used = 1
-    else:
-        try:
-            used = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=timeout)
+    try:
+        if cache.add(key, 1, timeout=timeout):
             used = 1
+        else:
+            try:
+                used = cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, timeout=timeout)
+                used = 1
+    except Exception:  # noqa: BLE001 - Redis away: let the request through uncounted rather than lose it
+        logger.warning("the submission limit could not be counted (cache unavailable)", exc_info=True)
+        used = 0
     return Allowance(allowed=used <= limit, used=used, limit=limit, retry_at=end)

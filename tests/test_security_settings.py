@@ -20,6 +20,9 @@ def production_env(**extra):
         DJANGO_ENV="production",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(60),
         DJANGO_ALLOWED_HOSTS="perkdesk.example",
+        # Production refuses a per-process cache and console email (tests/test_production_checks.py).
+        REDIS_URL="redis://127.0.0.1:6379/3",
+        EMAIL_URL="smtp://mail.perkdesk.example:587/?tls=True",
         **extra,
     )
     return env

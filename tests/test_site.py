@@ -1,4 +1,4 @@
-"""The site's front door: health probe, login and where people land."""
+"""The site's front door: login and where people land (the health probe: tests/test_health.py)."""
 
 import pytest
 from django.urls import reverse
@@ -6,24 +6,6 @@ from django.urls import reverse
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
-
-
-def test_healthz_reports_database_and_broker(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    body = response.json()
-    assert body["status"] == "ok"
-    assert body["database"] == "ok"
-    assert body["broker"] in {"ok", "eager"}
-
-
-def test_healthz_is_503_when_the_database_is_down(client, monkeypatch):
-    from perkdesk import views
-
-    monkeypatch.setattr(views, "_database_state", lambda: "down")
-    response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json()["database"] == "down"
 
 
 def test_login_page_renders(client):

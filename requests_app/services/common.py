@@ -76,6 +76,13 @@ def queue_after_commit(task, *args):
     collectors = _failure_collectors.get()  # the blocks open now, when the work is decided
 
     def send():
+        # A broker that hangs costs its timeout on every publish: once one failed in this block (a bulk
+        # action, an approval's two tasks), the rest are not tried; the sweep does them all the same.
+        if collectors and any(collectors[-1]):
+            logger.warning("queueing %s%r skipped: the broker just failed; the sweep will retry", task.name, args)
+            for failed in collectors:
+                failed.append(QueueFailure(task.name, args))
+            return
         try:
             task.apply_async(args=args)
         except Exception:  # noqa: BLE001 - kombu/redis raise many types; all mean "not queued now"

@@ -47,6 +47,12 @@ def wait_for(predicate, *, timeout=60.0, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def forget_backend():
+    """The app keeps its result backend object once made: drop it so the next use reads the setting again."""
+    celery_app._backend_cache = None
+    celery_app._local.__dict__.pop("backend", None)
+
+
 @pytest.fixture
 def worker(tmp_path):
     """Two worker processes (prefork) on a queue of this test only, pointed at the test database."""
@@ -60,9 +66,14 @@ def worker(tmp_path):
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "JSS_UPDATE_CHUNK_SIZE": "3",
         "TEST_QUEUE": queue,
+        # Nothing in production reads task results (no backend, issue 13); this test does, so it has one.
+        "CELERY_RESULT_BACKEND": settings.CELERY_BROKER_URL,
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }
     saved = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
+    saved_backend = celery_app.conf.result_backend
+    celery_app.conf.result_backend = settings.CELERY_BROKER_URL
+    forget_backend()
     with open(tmp_path / "worker.log", "w") as log:
         process = subprocess.Popen(
             [
@@ -92,6 +103,8 @@ def worker(tmp_path):
             yield process
         finally:
             celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = saved
+            celery_app.conf.result_backend = saved_backend
+            forget_backend()
             process.terminate()
             try:
                 process.wait(timeout=20)
@@ -130,7 +143,9 @@ def rows():
 def test_the_update_fans_out_to_real_workers_and_a_rerun_changes_nothing(worker):
     as_of = timezone.localdate()
     built = world(as_of)
-    started = tasks.run_scheduled_update.apply_async(kwargs={"as_of": as_of.isoformat()}).get(timeout=60)
+    started = tasks.run_scheduled_update.apply_async(kwargs={"as_of": as_of.isoformat()}, ignore_result=False).get(
+        timeout=60
+    )
     assert started["outcome"] == "started" and started["chunks"] >= 2
     wait_for(lambda: ScoreUpdate.objects.filter(as_of=as_of, finished_at__isnull=False).exists(), what="the update")
 
@@ -146,15 +161,20 @@ def test_the_update_fans_out_to_real_workers_and_a_rerun_changes_nothing(worker)
     before = rows()
 
     # The nightly beat again: this as_of is done. Forced: every chunk is scored again, nothing changes.
-    again = tasks.run_scheduled_update.apply_async(kwargs={"as_of": as_of.isoformat()}).get(timeout=60)
+    again = tasks.run_scheduled_update.apply_async(kwargs={"as_of": as_of.isoformat()}, ignore_result=False).get(
+        timeout=60
+    )
     assert again["outcome"] == "done"
     first_finish = update.finished_at
-    forced = tasks.run_scheduled_update.apply_async(kwargs={"as_of": as_of.isoformat(), "force": True})
+    forced = tasks.run_scheduled_update.apply_async(
+        kwargs={"as_of": as_of.isoformat(), "force": True}, ignore_result=False
+    )
     assert forced.get(timeout=60)["outcome"] == "started"
     wait_for(lambda: ScoreUpdate.objects.filter(as_of=as_of, finished_at__gt=first_finish).exists(), what="rerun")
     # A chunk message delivered once more after the end: the chunk is finished, nothing is done.
     redelivered = [
-        tasks.score_update_chunk.apply_async(args=[pk]) for pk in ScoreUpdateChunk.objects.values_list("pk", flat=True)
+        tasks.score_update_chunk.apply_async(args=[pk], ignore_result=False)
+        for pk in ScoreUpdateChunk.objects.values_list("pk", flat=True)
     ]
     assert [result.get(timeout=60) for result in redelivered] == [None] * len(redelivered)
     assert rows() == before

@@ -1,6 +1,7 @@
 """The 7-day promise with real processes: a Celery worker (and beat) on Redis, applying against the test
 database. Each test has its own queue; the workers are subprocesses so one can be killed mid-task."""
 
+import json
 import os
 import signal
 import subprocess
@@ -258,11 +259,9 @@ def test_the_same_message_delivered_twice_applies_once(celery_on_redis):
     wait_for(lambda: worker.log.read_bytes().count(done) == 2, what="both deliveries to finish")
     assert state(request) == ("applied", 1, 1)
     # One delivery did the work, the other found it done.
-    results = sorted(
-        line.rsplit(":", 1)[-1].strip()
-        for line in worker.log.read_text().splitlines()
-        if "succeeded" in line and message.id in line
-    )
+    # The worker logs JSON lines (issue 13): the result ends the message of each "succeeded" line.
+    messages = [json.loads(line)["message"] for line in worker.log.read_text().splitlines() if line.startswith("{")]
+    results = sorted(m.rsplit(":", 1)[-1].strip() for m in messages if "succeeded" in m and message.id in m)
     assert results == ["False", "True"], results
 
 

@@ -331,6 +331,11 @@ ROWS = [
         OK,           OK,           OK,           OK,           OK,           OK),
     row("healthz-post", POST, "/healthz", {},
         E405,         E405,         E405,         E405,         E405,         E405),
+    # Prometheus metrics: staff and the monitoring token only (counts, no personal data).
+    row("metrics", GET, "/metrics", None,
+        E403,         E403,         E403,         OK,           OK,           OK),
+    row("metrics-post", POST, "/metrics", {},
+        E405,         E405,         E405,         E405,         E405,         E405),
     row("login-page", GET, "/accounts/login/", None,
         OK,           HOME,         HOME,         HOME,         HOME,         HOME),
     # A GET shows the sign-out button (signed-out visitors go to the sign-in page); only the POST signs out.

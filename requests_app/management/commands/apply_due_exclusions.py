@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from perkdesk.ops import heartbeats
 from requests_app.services.applying import sweep
 
 
@@ -31,6 +32,7 @@ class Command(BaseCommand):
             if timezone.is_naive(moment):
                 moment = timezone.make_aware(moment)
         report = sweep(now=moment)
+        heartbeats.record(heartbeats.SWEEP, data=report.counts())  # the desk shows when it last ran
         lines = [
             ("Applied", report.applied),
             ("At-risk alerts sent to the leads for", report.at_risk),
