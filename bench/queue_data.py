@@ -21,7 +21,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
-from perkdesk.bulkload import BulkWriter, reset_sequences
+from bench.bulkload import BulkWriter, reset_sequences
 from perkdesk.marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer, TopRatedPeriod
 from requests_app.models import RemovalRequest, RequestEvent
 

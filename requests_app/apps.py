@@ -17,3 +17,8 @@ class RequestsAppConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_groups, sender=self, dispatch_uid="requests_app.sync_support_groups")
+
+        from jss.signals import outcomes_changed
+        from requests_app import receivers
+
+        outcomes_changed.connect(receivers.record_jss_outcomes, dispatch_uid="requests_app.record_jss_outcomes")

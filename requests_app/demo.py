@@ -348,6 +348,17 @@ class DemoBuilder:
     def days_ago(self, days):
         return self.today - dt.timedelta(days=days)
 
+    def outcome_at_update(self, removal_request, outcome, days_ago):
+        """The scheduled update of ``days_ago`` judged this ticket's exclusion: jss records it, and the ticket
+        takes it at that past moment (the announcement after commit then finds it recorded)."""
+        from jss import services as jss_services
+
+        with transaction.atomic():
+            changes = jss_services.record_outcomes(
+                {removal_request.contract_id: outcome}, as_of=self.days_ago(days_ago), now=self.at(days_ago, 3)
+            )
+            services.record_jss_outcomes(changes, now=self.at(days_ago, 3))
+
     def at(self, days_ago, hour=10):
         day = self.days_ago(days_ago)
         return timezone.make_aware(dt.datetime(day.year, day.month, day.day, hour, 0))
@@ -510,13 +521,13 @@ class DemoBuilder:
         with held_queue():  # applied on its own past day below, as the worker would have
             services.approve_request(r, agent=agent, now=self.at(32))
         services.apply_exclusion(r.pk, now=self.at(32, 11))
-        services.record_jss_outcome(r.pk, outcome="excluded", as_of=self.days_ago(20), now=self.at(20, 3))
+        self.outcome_at_update(r, "excluded", 20)
         # leo: applied five months ago; the no-harm rule kept it in his score.
         r = submit("leo", "1205000", "jss_only", 150)
         with held_queue():
             services.approve_request(r, agent=agent2, now=self.at(148))
         services.apply_exclusion(r.pk, now=self.at(148, 11))
-        services.record_jss_outcome(r.pk, outcome="kept_no_harm", as_of=self.days_ago(132), now=self.at(132, 3))
+        self.outcome_at_update(r, "kept_no_harm", 132)
         # kim: approved two days ago; the message to apply it was lost, the sweep will apply it.
         r = submit("kim", "12049001", "hide_profile_and_jss", 3)
         services.claim_request(r, agent=agent2, now=self.at(3, 11))

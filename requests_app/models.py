@@ -7,6 +7,7 @@ from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 
+from jss.models import Outcome as JssOutcome
 from requests_app import domain
 
 
@@ -41,12 +42,6 @@ class Status(models.TextChoices):
 class Scope(models.TextChoices):
     JSS_ONLY = domain.JSS_ONLY, "JSS only"
     HIDE_PROFILE_AND_JSS = domain.HIDE_PROFILE_AND_JSS, "Hide from profile and JSS"
-
-
-class JssOutcome(models.TextChoices):
-    PENDING = "pending", "Pending the next JSS update"
-    EXCLUDED = "excluded", "Excluded from the JSS"
-    KEPT_NO_HARM = "kept_no_harm", "Kept in the JSS (removing it would lower the score)"
 
 
 class RejectionReason(models.TextChoices):
@@ -86,6 +81,16 @@ class RemovalRequest(models.Model):
     jss_outcome = models.CharField(max_length=16, choices=JssOutcome.choices, default=JssOutcome.PENDING)
     screenshot = models.FileField(storage=private_storage, upload_to="screenshots/", null=True, blank=True)
     screenshot_content_type = models.CharField(max_length=64, blank=True, default="")
+    # The exclusion this request made, set when it is applied. The link lives here, not on the exclusion:
+    # jss sits below requests_app and knows nothing of tickets (SPEC §3 "Dependencies").
+    exclusion = models.OneToOneField(
+        "jss.JssExclusion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="removal_request",
+    )
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -180,7 +185,7 @@ class EventKind(models.TextChoices):
 
 
 class RequestEvent(models.Model):
-    """Append-only: events are written by services and never edited."""
+    """Append-only: events are written by services and never edited (PostgreSQL refuses UPDATE and DELETE)."""
 
     request = models.ForeignKey(RemovalRequest, on_delete=models.PROTECT, related_name="events")
     created_at = models.DateTimeField()
@@ -188,7 +193,8 @@ class RequestEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="request_events"
     )
     kind = models.CharField(max_length=16, choices=EventKind.choices)
-    message = models.TextField(blank=True, default="")
+    message = models.TextField(blank=True, default="")  # for people: code never parses it
+    data = models.JSONField(default=dict, blank=True)  # the event's facts: an email's kind, a reason, an outcome
     public = models.BooleanField(default=True)
 
     class Meta:

@@ -9,6 +9,7 @@ from jss.services.preview import RemovalPreview, preview_removal, preview_remova
 from jss.services.top_rated import EvaluationResult, evaluate_top_rated, owed_notices, send_status_loss_notice
 from jss.services.update import (
     UpdateStart,
+    create_exclusion,
     finish_update,
     record_outcomes,
     run_update,
@@ -21,6 +22,7 @@ __all__ = [
     "EvaluationResult",
     "RemovalPreview",
     "UpdateStart",
+    "create_exclusion",
     "evaluate_top_rated",
     "finish_update",
     "owed_notices",

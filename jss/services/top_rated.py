@@ -27,7 +27,7 @@ from perkdesk.marketplace.models import (
     Freelancer,
     TopRatedPeriod,
 )
-from requests_app.services.common import queue_after_commit
+from perkdesk.queueing import queue_after_commit
 
 logger = logging.getLogger(__name__)
 

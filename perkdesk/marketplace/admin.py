@@ -2,11 +2,9 @@
 marketplace through `load_marketplace`, and feedback is the client's words, never ours to change."""
 
 from django.contrib import admin
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 
-from jss import chart, explain, selectors
 from perkdesk.marketplace.models import (
     Agency,
     AgencyMembership,
@@ -62,28 +60,6 @@ class FeedbackInline(ReadOnlyAdminMixin, admin.StackedInline):
     )
 
 
-def jss_panel(*, freelancer_id=None, agency_id=None):
-    """The JSS history chart (server-rendered SVG) and the latest detail, readable: four queries."""
-    subject = {"freelancer_id": freelancer_id, "agency_id": agency_id}
-    history = selectors.score_history(**subject)
-    latest = selectors.latest_snapshot(**subject) if history else None
-    detail = latest.detail if latest is not None else {}
-    numbers = selectors.contract_numbers(explain.contract_ids(detail)) if explain.contract_ids(detail) else {}
-    context = {
-        "chart": chart.build_chart(history),
-        "history_len": len(history),
-        "latest": latest,
-        "explanation": explain.explain(detail, numbers),
-        "evaluation": selectors.latest_evaluation(**subject),
-        "subject_kind": "agency" if agency_id is not None else "freelancer",
-    }
-    return render_to_string("admin/marketplace/jss_panel.html", context)
-
-
-class JssMedia:
-    css = {"all": ("jss/admin.css",)}
-
-
 def _contracts_link(label, **query):
     url = reverse("admin:marketplace_contract_changelist") + "?" + "&".join(f"{k}={v}" for k, v in query.items())
     return format_html('<a href="{}">{}</a>', url, label)
@@ -95,22 +71,16 @@ class FreelancerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("account_status",)
     search_fields = ("name", "public_id", "user__username", "user__email")
     list_select_related = ("user",)
-    readonly_fields = ("contracts", "job_success_score")
+    readonly_fields = ("contracts",)
     fieldsets = [
         (None, {"fields": ("user", "name", "public_id", "account_status", "profile_completeness", "tos_violation_on")}),
         ("Work", {"fields": ("contracts",)}),
-        ("Job Success Score", {"fields": ("job_success_score",)}),
     ]
     inlines = [MembershipInline, TopRatedInline]
-    Media = JssMedia
 
     @admin.display(description="Contracts")
     def contracts(self, obj):
         return _contracts_link("Show this freelancer's contracts", freelancer__id__exact=obj.pk)
-
-    @admin.display(description="History and latest detail")
-    def job_success_score(self, obj):
-        return jss_panel(freelancer_id=obj.pk)
 
 
 @admin.register(Agency)
@@ -118,22 +88,16 @@ class AgencyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "public_id", "account_status")
     list_filter = ("account_status",)
     search_fields = ("name", "public_id")
-    readonly_fields = ("contracts", "job_success_score")
+    readonly_fields = ("contracts",)
     fieldsets = [
         (None, {"fields": ("name", "public_id", "account_status")}),
         ("Work", {"fields": ("contracts",)}),
-        ("Job Success Score", {"fields": ("job_success_score",)}),
     ]
     inlines = [MembershipInline, TopRatedInline]
-    Media = JssMedia
 
     @admin.display(description="Contracts")
     def contracts(self, obj):
         return _contracts_link("Show this agency's contracts", agency__id__exact=obj.pk)
-
-    @admin.display(description="History and latest detail")
-    def job_success_score(self, obj):
-        return jss_panel(agency_id=obj.pk)
 
 
 @admin.register(AgencyMembership)

@@ -14,7 +14,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from jss.selectors import latest_scores
 from perkdesk.marketplace.models import Agency, AgencyMembership, Client, Contract, Freelancer, TopRatedPeriod
 
 # Only these columns of a Feedback row are ever loaded for a public page.
@@ -69,7 +68,6 @@ class WorkHistory:
     kind: str  # "freelancer" | "agency" | "client"
     jobs: list[WorkItem]
     top_rated: bool = False
-    score: object | None = None  # the latest jss ScoreSnapshot, if any
     agency_jobs: list[WorkItem] = field(default_factory=list)  # a freelancer's work done for agencies
     agencies: list[Agency] = field(default_factory=list)
     members: list[AgencyMembership] = field(default_factory=list)
@@ -77,10 +75,6 @@ class WorkHistory:
     @property
     def job_count(self) -> int:
         return len(self.jobs)
-
-    @property
-    def has_score(self) -> bool:
-        return self.score is not None and self.score.score is not None
 
 
 def _contracts() -> QuerySet[Contract]:
@@ -158,7 +152,6 @@ def freelancer_history(freelancer: Freelancer, *, today: dt.date | None = None) 
         agency_jobs=for_agencies,
         agencies=agencies,
         top_rated=_top_rated(Q(freelancer=freelancer), today),
-        score=latest_scores(freelancer_ids=[freelancer.pk]).get(("freelancer", freelancer.pk)),
     )
 
 
@@ -176,7 +169,6 @@ def agency_history(agency: Agency, *, today: dt.date | None = None) -> WorkHisto
         jobs=[_item(contract, honour_hiding=True) for contract in _contracts().filter(agency=agency)],
         members=members,
         top_rated=_top_rated(Q(agency=agency), today),
-        score=latest_scores(agency_ids=[agency.pk]).get(("agency", agency.pk)),
     )
 
 

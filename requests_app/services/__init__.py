@@ -8,7 +8,6 @@ from requests_app.domain import InvalidTransition
 from requests_app.eligibility import NotEligible
 from requests_app.services.applying import (
     apply_exclusion,
-    record_jss_outcome,
     record_jss_outcomes,
     send_sla_alert,
     sweep,
@@ -28,7 +27,6 @@ __all__ = [
     "check_eligibility",
     "claim_request",
     "reassign_request",
-    "record_jss_outcome",
     "record_jss_outcomes",
     "reject_request",
     "send_sla_alert",

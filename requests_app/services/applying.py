@@ -10,11 +10,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.template.loader import render_to_string
 from django.utils import dateformat, timezone
 
-from jss.models import JssExclusion
+from jss import services as jss_services
+from jss.models import Outcome
 from perkdesk.marketplace.models import Feedback
 from requests_app import domain
 from requests_app.eligibility import format_date
@@ -47,10 +48,8 @@ def _apply_locked(locked, *, now):
     """The apply transition on a row this transaction has locked."""
     locked.status = domain.next_status(locked.status, domain.APPLY)
     locked.applied_at = now
-    locked.save(update_fields=["status", "applied_at"])
-    JssExclusion.objects.get_or_create(
-        contract_id=locked.contract_id, defaults={"removal_request": locked, "created_at": now}
-    )
+    locked.exclusion = jss_services.create_exclusion(contract_id=locked.contract_id, now=now)
+    locked.save(update_fields=["status", "applied_at", "exclusion"])
     hide = locked.scope == domain.HIDE_PROFILE_AND_JSS
     if hide:
         Feedback.objects.filter(contract_id=locked.contract_id, hidden_on_profile=False).update(
@@ -76,9 +75,10 @@ class SweepReport:
     breached: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)  # "ticket:kind" of each email sent again
     notices: list[int] = field(default_factory=list)  # Top Rated evaluations whose status-loss notice is sent again
+    outcomes: int = 0  # JSS outcomes recorded on tickets whose announcement never arrived
 
     def counts(self) -> dict[str, int]:
-        return {name: len(tickets) for name, tickets in vars(self).items()}
+        return {name: value if isinstance(value, int) else len(value) for name, value in vars(self).items()}
 
 
 def sweep(*, now=None) -> SweepReport:
@@ -89,6 +89,7 @@ def sweep(*, now=None) -> SweepReport:
     now = now_or(now)
     report = SweepReport()
     _apply_waiting(report, now=now)
+    report.outcomes = record_jss_outcomes(unrecorded_outcomes(), now=now)
     _raise_sla_alerts(report, now=now)
     _resend_owed_emails(report, now=now)
     _resend_owed_notices(report, now=now)
@@ -168,7 +169,6 @@ def _resend_owed_emails(report, *, now):
 
 
 def _resend_owed_notices(report, *, now):
-    from jss import services as jss_services
     from jss import tasks as jss_tasks
 
     for evaluation_id in jss_services.owed_notices(now=now):
@@ -321,53 +321,62 @@ def _sla_alert_email(removal_request, kind, *, recipients, now):
 # --- the JSS update's verdict ---------------------------------------------------------------------
 
 OUTCOME_MESSAGES = {
-    "excluded": "At the JSS update of {as_of} the contract was excluded from your score.",
-    "kept_no_harm": (
+    Outcome.EXCLUDED: "At the JSS update of {as_of} the contract was excluded from your score.",
+    Outcome.KEPT_NO_HARM: (
         "At the JSS update of {as_of} the contract stayed in your score, because removing it would have lowered "
         "it (the perk never harms your JSS)."
     ),
 }
 
 
-def record_jss_outcome(request_id, *, outcome, as_of, now=None) -> bool:
-    """What the scheduled JSS update decided for an applied request; recorded and emailed once per change."""
-    return bool(record_jss_outcomes({request_id: outcome}, as_of=as_of, now=now))
-
-
-def record_jss_outcomes(outcomes: dict, *, as_of, now=None) -> int:
-    """``record_jss_outcome`` for many applied requests at once (request id -> outcome), in a fixed number
-    of queries: the requests are locked, the changed ones updated (one UPDATE per outcome) and their events
-    written in one INSERT; each changed request's email leaves after commit. Returns how many changed."""
+def record_jss_outcomes(changes, *, now=None) -> int:
+    """What scheduled JSS updates decided for applied requests' exclusions (``(contract_id, outcome, as_of)``,
+    as ``jss.signals.outcomes_changed`` announces them), onto their tickets: ``jss_outcome``, one
+    ``jss_outcome`` event and one email per change. Idempotent: a ticket already showing that outcome is left
+    alone, so a redelivered announcement or a forced rerun records nothing twice. A fixed number of queries
+    whatever the number of tickets. Returns how many tickets changed."""
     now = now_or(now)
-    unknown = set(outcomes.values()) - set(OUTCOME_MESSAGES)
-    if unknown:
-        raise ValueError(f"outcome must be one of {', '.join(OUTCOME_MESSAGES)}")
-    if not outcomes:
+    decided = {contract_id: (outcome, as_of) for contract_id, outcome, as_of in changes}
+    if not decided:
         return 0
     with transaction.atomic():
         locked = (
             RemovalRequest.objects.select_for_update()
-            .filter(pk__in=list(outcomes), status=Status.APPLIED)
+            .filter(contract_id__in=list(decided), status=Status.APPLIED)
             .order_by("pk")
-            .values_list("pk", "jss_outcome")
+            .values_list("pk", "contract_id", "jss_outcome")
         )
         changed: dict[str, list[int]] = {}
-        for request_id, current in locked:
-            if outcomes[request_id] != current:
-                changed.setdefault(outcomes[request_id], []).append(request_id)
-        if not changed:
-            return 0
         events = []
+        for request_id, contract_id, current in locked:
+            outcome, as_of = decided[contract_id]
+            if outcome == current or outcome not in OUTCOME_MESSAGES:
+                continue
+            changed.setdefault(outcome, []).append(request_id)
+            events.append(
+                RequestEvent(
+                    request_id=request_id,
+                    kind=EventKind.JSS_OUTCOME,
+                    message=OUTCOME_MESSAGES[outcome].format(as_of=format_date(as_of)),
+                    data={"outcome": str(outcome), "as_of": as_of.isoformat()},
+                    public=True,
+                    created_at=now,
+                )
+            )
         for outcome, request_ids in changed.items():
             RemovalRequest.objects.filter(pk__in=request_ids).update(jss_outcome=outcome)
-            message = OUTCOME_MESSAGES[outcome].format(as_of=format_date(as_of))
-            events += [
-                RequestEvent(
-                    request_id=request_id, kind=EventKind.JSS_OUTCOME, message=message, public=True, created_at=now
-                )
-                for request_id in request_ids
-            ]
         RequestEvent.objects.bulk_create(events)
         for event in events:
             email_after_commit(event.request_id, "jss_outcome")
     return len(events)
+
+
+def unrecorded_outcomes() -> list[tuple[int, str, dt.date]]:
+    """Exclusions whose outcome their applied ticket does not show yet: an announcement that never arrived
+    (the process stopped between the update's commit and the signal). One query."""
+    return list(
+        RemovalRequest.objects.filter(status=Status.APPLIED, exclusion__outcome_as_of__isnull=False)
+        .exclude(exclusion__outcome=Outcome.PENDING)
+        .exclude(jss_outcome=F("exclusion__outcome"))
+        .values_list("contract_id", "exclusion__outcome", "exclusion__outcome_as_of")
+    )

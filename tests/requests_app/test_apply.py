@@ -18,6 +18,7 @@ from requests_app.models import RemovalRequest, RequestEvent
 from requests_app.services.applying import sweep
 from requests_app.services.common import queue_failures
 from tests import factories as f
+from tests.outcomes import judged_by_update
 
 NOW = timezone.make_aware(dt.datetime(2026, 11, 26, 9, 0))
 
@@ -85,7 +86,7 @@ def test_approval_applies_the_exclusion_hides_the_feedback_and_emails_once(djang
     assert request.status == "applied"
     assert request.applied_at is not None
     exclusion = JssExclusion.objects.get(contract=request.contract)
-    assert exclusion.removal_request_id == request.pk
+    assert request.exclusion == exclusion and exclusion.outcome == "pending"
     feedback = request.contract.feedback
     feedback.refresh_from_db()
     assert feedback.hidden_on_profile is True and feedback.hidden_at is not None
@@ -288,7 +289,7 @@ def test_each_change_of_the_jss_outcome_is_emailed_once(django_capture_on_commit
     as_of = dt.date(2026, 12, 6)
     for outcome, changed in (("excluded", True), ("excluded", False), ("kept_no_harm", True)):
         with django_capture_on_commit_callbacks(execute=True):
-            assert services.record_jss_outcome(request.pk, outcome=outcome, as_of=as_of, now=NOW) is changed
+            assert judged_by_update(request, outcome, as_of=as_of, now=NOW) is changed
     assert [m.subject for m in mail.outbox] == [
         f"Your Job Success Score update and request {request.ticket_number}"
     ] * 2

@@ -16,6 +16,7 @@ from PIL import Image
 from requests_app import services
 from requests_app.models import RemovalRequest, RequestEvent
 from tests import factories as f
+from tests.outcomes import judged_by_update
 
 pytestmark = pytest.mark.django_db
 
@@ -474,7 +475,7 @@ def test_applied_ticket_explains_the_jss_outcome(client):
     client.force_login(r.requested_by)
     page = text(client.get(f"/requests/{r.ticket_number}/"))
     assert "Waiting for the next JSS update" in page and "Your visible score may not change." in page
-    services.record_jss_outcome(r.pk, outcome="kept_no_harm", as_of=TODAY)
+    judged_by_update(r, "kept_no_harm", as_of=TODAY)
     page = text(client.get(f"/requests/{r.ticket_number}/"))
     assert "Kept in your score" in page and "the perk never harms your score" in page
 

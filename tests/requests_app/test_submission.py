@@ -132,7 +132,7 @@ def case_already_removed():
     # A Special Offer contract (no cooldown) whose earlier request was applied.
     fl = top_rated()
     contract = job(fl, special_offer=True)
-    f.JssExclusionFactory(removal_request__contract=contract)
+    f.JssExclusionFactory(contract=contract)
     return fl.user, contract.number, {}
 
 

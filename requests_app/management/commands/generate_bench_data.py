@@ -4,7 +4,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from jss.benchdata import BenchDataError, BenchPlan, generate
+from bench.marketplace_data import BenchDataError, BenchPlan, generate
 
 
 def bench_database_name() -> str:

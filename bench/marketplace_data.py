@@ -17,8 +17,8 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from bench.bulkload import BulkWriter, reset_sequences
 from jss.models import JssExclusion
-from perkdesk.bulkload import BulkWriter, reset_sequences
 from perkdesk.marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer
 from requests_app.models import RemovalRequest
 
@@ -329,9 +329,12 @@ def _exclusions(writer, plan, rng, ended_with_feedback, n_freelancers, freelance
                 submitted + dt.timedelta(days=1),
                 "pending",
                 "",
+                exclusion0 + k,
             )
         )
-        exclusions.append((exclusion0 + k, contract_id, request_id, submitted + dt.timedelta(days=1)))
+        exclusions.append((exclusion0 + k, contract_id, submitted + dt.timedelta(days=1), "pending"))
+    # The exclusions first: each ticket points at its own (RemovalRequest.exclusion).
+    writer.write(JssExclusion._meta.db_table, ("id", "contract_id", "created_at", "outcome"), exclusions)
     writer.write(
         RemovalRequest._meta.db_table,
         (
@@ -350,8 +353,8 @@ def _exclusions(writer, plan, rng, ended_with_feedback, n_freelancers, freelance
             "applied_at",
             "jss_outcome",
             "screenshot_content_type",
+            "exclusion_id",
         ),
         requests,
     )
-    writer.write(JssExclusion._meta.db_table, ("id", "contract_id", "removal_request_id", "created_at"), exclusions)
     return len(exclusions)
