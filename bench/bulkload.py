@@ -5,8 +5,9 @@ past them afterwards. No model instances, no signals: only for data made to be m
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, transaction
 
 BATCH = 20_000
 
@@ -50,3 +51,17 @@ def reset_sequences(cursor, models) -> None:
         cursor.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 1))"
         )
+
+
+@contextmanager
+def timeline_unguarded():
+    """For bench data only: inside this block (one transaction) the timeline's append-only trigger is off,
+    so a bench can reset the events it made itself. A real database never loses a timeline event."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ALTER TABLE requests_app_requestevent DISABLE TRIGGER request_event_append_only")
+        yield
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ALTER TABLE requests_app_requestevent ENABLE TRIGGER request_event_append_only")

@@ -94,7 +94,7 @@ class ScoreUpdateChunkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(TopRatedEvaluation)
 class TopRatedEvaluationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("__str__", "evaluated_on", "score", "weeks_at_90", "top_rated", "change", "notice_sent_at")
+    list_display = ("__str__", "evaluated_on", "score", "weeks_at_90", "top_rated", "change")
     list_filter = ("evaluated_on", "top_rated", "change")
     search_fields = ("freelancer__name", "agency__name", "freelancer__public_id", "agency__public_id")
     list_select_related = ("freelancer", "agency")

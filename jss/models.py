@@ -209,7 +209,6 @@ class TopRatedEvaluation(models.Model):
         related_name="evaluations",
         help_text="The period this evaluation opened or closed.",
     )
-    notice_sent_at = models.DateTimeField(null=True, blank=True, help_text="When the status-loss email went out.")
 
     class Meta:
         ordering = ["-evaluated_on"]

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "perkdesk.marketplace",
     "jss",
     "requests_app",
+    "outbox",
 ]
 
 MIDDLEWARE = [

@@ -11,7 +11,7 @@ from django.utils import timezone
 from jss.models import JssExclusion
 from requests_app import services, tasks
 from requests_app.domain import InvalidTransition
-from requests_app.models import RemovalRequest
+from requests_app.models import RemovalRequest, RequestEvent
 from requests_app.services.applying import sweep
 from tests import factories as f
 
@@ -177,3 +177,37 @@ def test_deleting_the_agency_of_an_agency_exclusion_is_refused():
     with pytest.raises(ProtectedError), transaction.atomic():
         agency.delete()
     assert JssExclusion.objects.filter(pk=exclusion.pk).exists()
+
+
+# --- the timeline is append-only ------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE requests_app_requestevent SET message = 'rewritten'",
+        "UPDATE requests_app_requestevent SET data = '{\"reason\": \"other\"}'::jsonb",
+        "DELETE FROM requests_app_requestevent",
+    ],
+    ids=["update-message", "update-data", "delete"],
+)
+def test_postgres_refuses_raw_sql_that_changes_or_deletes_an_event(sql):
+    event = f.RequestEventFactory(message="Request received.", data={"scope": "jss_only"})
+    with pytest.raises((IntegrityError, InternalError), match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+    event.refresh_from_db()
+    assert (event.message, event.data) == ("Request received.", {"scope": "jss_only"})
+
+
+@pytest.mark.postgres
+def test_postgres_still_takes_new_events():
+    event = f.RequestEventFactory()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO requests_app_requestevent (request_id, created_at, kind, message, data, public)"
+            " VALUES (%s, now(), 'note_added', 'A note.', '{}', false)",
+            [event.request_id],
+        )
+    assert RequestEvent.objects.filter(request_id=event.request_id).count() == 2

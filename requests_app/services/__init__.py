@@ -9,7 +9,6 @@ from requests_app.eligibility import NotEligible
 from requests_app.services.applying import (
     apply_exclusion,
     record_jss_outcomes,
-    send_sla_alert,
     sweep,
 )
 from requests_app.services.common import PermissionDenied, queue_failures
@@ -29,7 +28,6 @@ __all__ = [
     "reassign_request",
     "record_jss_outcomes",
     "reject_request",
-    "send_sla_alert",
     "submit_request",
     "sweep",
     "withdraw_request",

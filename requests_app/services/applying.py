@@ -3,29 +3,23 @@ later decides about an applied request."""
 
 import datetime as dt
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
-from django.template.loader import render_to_string
-from django.utils import dateformat, timezone
 
 from jss import services as jss_services
 from jss.models import Outcome
+from outbox import services as outbox_services
 from perkdesk.marketplace.models import Feedback
 from requests_app import domain
 from requests_app.eligibility import format_date
-from requests_app.emails import KINDS
+from requests_app.emails import owe_request_email, owe_request_emails, owe_sla_alert, when
 from requests_app.models import OPEN, EventKind, RemovalRequest, RequestEvent, Status
-from requests_app.services.common import email_after_commit, now_or, queue_after_commit, record_event
+from requests_app.services.common import now_or, record_event
 
 logger = logging.getLogger(__name__)
-
-LEADS_GROUP = "Support leads"
 
 
 # --- applying one request -------------------------------------------------------------------------
@@ -58,8 +52,10 @@ def _apply_locked(locked, *, now):
     whose = "the agency's" if locked.agency_id else "your"
     message = f"The contract is now excluded from {whose} Job Success Score calculations"
     message += f"; its feedback is hidden on {whose} profile." if hide else "."
-    record_event(locked, EventKind.APPLIED, now=now, message=message)
-    email_after_commit(locked.pk, "applied")
+    event = record_event(
+        locked, EventKind.APPLIED, now=now, message=message, data={"scope": locked.scope, "hidden": hide}
+    )
+    owe_request_email(locked, "applied", event=event, now=now)
 
 
 # --- the sweep --------------------------------------------------------------------------------------
@@ -73,8 +69,7 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)
     at_risk: list[str] = field(default_factory=list)
     breached: list[str] = field(default_factory=list)
-    emails: list[str] = field(default_factory=list)  # "ticket:kind" of each email sent again
-    notices: list[int] = field(default_factory=list)  # Top Rated evaluations whose status-loss notice is sent again
+    emails: list[str] = field(default_factory=list)  # "kind to recipient" of each owed email sent again
     outcomes: int = 0  # JSS outcomes recorded on tickets whose announcement never arrived
 
     def counts(self) -> dict[str, int]:
@@ -92,7 +87,6 @@ def sweep(*, now=None) -> SweepReport:
     report.outcomes = record_jss_outcomes(unrecorded_outcomes(), now=now)
     _raise_sla_alerts(report, now=now)
     _resend_owed_emails(report, now=now)
-    _resend_owed_notices(report, now=now)
     if any(report.counts().values()):
         logger.info("sweep", extra=report.counts())
     return report
@@ -123,57 +117,9 @@ def _apply_waiting(report, *, now):
         after = candidate.pk
 
 
-# An email is owed when a ticket has more events of an email's kind than ``email_sent`` records of it (see
-# ``tasks.send_request_email``). The sweep looks at events old enough that their own task has had its chance
-# (queued, retried), and young enough to still be news.
-EMAIL_RESEND_AFTER = dt.timedelta(minutes=10)
-EMAIL_RESEND_WITHIN = dt.timedelta(days=3)
-
-
-def owed_emails(*, now) -> list[tuple[int, str, str]]:
-    """(request id, ticket number, kind) of every email a recent event asked for and that was never sent:
-    its message could not be queued (the broker was down), or every retry failed (the mail server was).
-    Two queries whatever the number of tickets."""
-    candidates = set(
-        RequestEvent.objects.filter(
-            kind__in=KINDS, created_at__gt=now - EMAIL_RESEND_WITHIN, created_at__lte=now - EMAIL_RESEND_AFTER
-        )
-        .values_list("request_id", "kind")
-        .distinct()
-    )
-    if not candidates:
-        return []
-    asked: Counter = Counter()
-    sent: Counter = Counter()
-    tickets = {}
-    rows = RequestEvent.objects.filter(
-        request_id__in={request_id for request_id, _ in candidates}, kind__in=(*KINDS, EventKind.EMAIL_SENT)
-    ).values_list("request_id", "request__ticket_number", "kind", "message")
-    for request_id, ticket, kind, message in rows:
-        tickets[request_id] = ticket
-        if kind == EventKind.EMAIL_SENT:
-            sent[(request_id, message.split(":", 1)[0])] += 1
-        else:
-            asked[(request_id, kind)] += 1
-    return [
-        (request_id, tickets[request_id], kind)
-        for request_id, kind in sorted(candidates)
-        if sent[(request_id, kind)] < asked[(request_id, kind)]
-    ]
-
-
 def _resend_owed_emails(report, *, now):
-    for request_id, ticket, kind in owed_emails(now=now):
-        email_after_commit(request_id, kind, resend=True)
-        report.emails.append(f"{ticket}:{kind}")
-
-
-def _resend_owed_notices(report, *, now):
-    from jss import tasks as jss_tasks
-
-    for evaluation_id in jss_services.owed_notices(now=now):
-        queue_after_commit(jss_tasks.send_status_loss_notice, evaluation_id)
-        report.notices.append(evaluation_id)
+    """Every email the outbox says is still owed (ticket emails, SLA alerts, status-loss notices alike)."""
+    report.emails.extend(outbox_services.resend_owed(now=now))
 
 
 def _has_event(kind):
@@ -208,114 +154,27 @@ def _raise_sla_alert(pk, *, kind, now):
         already = [EventKind.SLA_BREACHED] + ([EventKind.SLA_AT_RISK] if kind == EventKind.SLA_AT_RISK else [])
         if RequestEvent.objects.filter(request=locked, kind__in=already).exists():
             return None
-        record_event(locked, kind, public=False, now=now, message=_alert_message(locked, kind, now=now))
-        from requests_app.tasks import send_sla_alert
-
-        queue_after_commit(send_sla_alert, locked.pk, kind.value)
+        event = record_event(
+            locked,
+            kind,
+            public=False,
+            now=now,
+            message=_alert_message(locked, kind, now=now),
+            data={"sla_due_at": locked.sla_due_at.isoformat()},
+        )
+        if not owe_sla_alert(locked, kind, event=event, now=now):
+            logger.warning("no Support lead has an email address", extra={"ticket": locked.ticket_number})
     logger.warning(str(kind), extra={"ticket": locked.ticket_number})
     return locked.ticket_number
 
 
-def _when(moment, fmt="j M Y, H:i T"):
-    return dateformat.format(timezone.localtime(moment), fmt)
-
-
 def _alert_message(removal_request, kind, *, now):
-    due = _when(removal_request.sla_due_at)
+    due = when(removal_request.sla_due_at)
     if kind == EventKind.SLA_BREACHED:
         return f"SLA breached: the {settings.PERK_SLA_DAYS}-day promise ran out on {due}. Support leads alerted."
     left = removal_request.sla_due_at - now
     hours = max(0, int(left.total_seconds() // 3600))
     return f"SLA at risk: {hours // 24} days {hours % 24} hours left (due {due}). Support leads alerted."
-
-
-# --- the leads' alert email -----------------------------------------------------------------------
-
-SLA_ALERT_SUBJECTS = {
-    EventKind.SLA_AT_RISK: "[PerkDesk] SLA at risk: ticket {ticket} is due {due}",
-    EventKind.SLA_BREACHED: "[PerkDesk] SLA breached: ticket {ticket} missed the {days}-day promise",
-}
-
-
-def lead_emails() -> list[str]:
-    User = get_user_model()
-    return sorted(
-        set(
-            User.objects.filter(groups__name=LEADS_GROUP, is_active=True)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    )
-
-
-def send_sla_alert(request_id, *, kind, now=None) -> bool:
-    """Email the leads about one ticket's SLA, once: the ``email_sent`` event is the record that it went."""
-    if kind not in SLA_ALERT_SUBJECTS:
-        raise ValueError(f"unknown SLA alert {kind!r}")
-    kind = EventKind(kind).value
-    now = now_or(now)
-    removal_request = (
-        RemovalRequest.objects.select_related("contract", "contract__client", "freelancer", "agency", "assigned_to")
-        .filter(pk=request_id)
-        .first()
-    )
-    if removal_request is None or not removal_request.is_open:
-        return False  # done (or gone) by the time the alert got out: no news for the leads
-    marker = f"{kind}:"
-    if RequestEvent.objects.filter(
-        request_id=request_id, kind=EventKind.EMAIL_SENT, message__startswith=marker
-    ).exists():
-        return False
-    recipients = lead_emails()
-    if not recipients:
-        logger.warning("no Support lead has an email address", extra={"ticket": removal_request.ticket_number})
-        return False
-    message = _sla_alert_email(removal_request, kind, recipients=recipients, now=now)
-    message.send()
-    with transaction.atomic():
-        record_event(
-            removal_request,
-            EventKind.EMAIL_SENT,
-            public=False,
-            now=timezone.now(),
-            message=f"{marker} “{message.subject}” sent to {', '.join(recipients)}.",
-        )
-    return True
-
-
-def _raised_at(removal_request, kind, *, default):
-    event = removal_request.events.filter(kind=kind).order_by("created_at").values_list("created_at", flat=True)
-    return event.first() or default
-
-
-def _sla_alert_email(removal_request, kind, *, recipients, now):
-    site_url = settings.SITE_URL.rstrip("/")
-    context = {
-        "r": removal_request,
-        "contract": removal_request.contract,
-        "subject": removal_request.subject,
-        "scope_label": domain.SCOPE_LABELS[removal_request.scope],
-        "status_label": domain.STATUS_LABELS[removal_request.status],
-        "site_url": site_url,
-        "admin_url": f"{site_url}/admin/requests_app/removalrequest/{removal_request.pk}/change/",
-        "desk_url": f"{site_url}/desk/",
-        "sla_days": settings.PERK_SLA_DAYS,
-        # How long it had been open when the alert was raised (the email may leave a little later).
-        "open_for": _raised_at(removal_request, kind, default=now) - removal_request.submitted_at,
-    }
-    subject = SLA_ALERT_SUBJECTS[kind].format(
-        ticket=removal_request.ticket_number,
-        due=_when(removal_request.sla_due_at, "j M, H:i T"),
-        days=settings.PERK_SLA_DAYS,
-    )
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"emails/{kind}.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=recipients,
-    )
-    message.attach_alternative(render_to_string(f"emails/{kind}.html", context), "text/html")
-    return message
 
 
 # --- the JSS update's verdict ---------------------------------------------------------------------
@@ -366,8 +225,10 @@ def record_jss_outcomes(changes, *, now=None) -> int:
         for outcome, request_ids in changed.items():
             RemovalRequest.objects.filter(pk__in=request_ids).update(jss_outcome=outcome)
         RequestEvent.objects.bulk_create(events)
-        for event in events:
-            email_after_commit(event.request_id, "jss_outcome")
+        tickets = RemovalRequest.objects.select_related("contract", "requested_by").in_bulk(
+            [event.request_id for event in events]
+        )
+        owe_request_emails([(tickets[event.request_id], "jss_outcome", event, "") for event in events], now=now)
     return len(events)
 
 

@@ -28,16 +28,6 @@ def policy() -> Policy:
 __all__ = ["QUEUE_DOWN_WARNING", "QueueFailure", "queue_after_commit", "queue_failures"]
 
 
-def email_after_commit(request_id, kind, *, resend=False):
-    """Queue one of a ticket's emails once the transaction commits (``resend``: the sweep's single attempt)."""
-    from requests_app.tasks import send_request_email
-
-    if resend:
-        queue_after_commit(send_request_email, request_id, kind, True)
-    else:
-        queue_after_commit(send_request_email, request_id, kind)
-
-
 def record_event(removal_request, kind, *, actor=None, message="", public=True, data=None, now):
     """One timeline entry: ``data`` holds the facts code reads, ``message`` the words people read."""
     return RequestEvent.objects.create(

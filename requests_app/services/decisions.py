@@ -19,10 +19,10 @@ from perkdesk.marketplace.models import Freelancer
 from requests_app import domain
 from requests_app.domain import InvalidTransition
 from requests_app.eligibility import format_date
+from requests_app.emails import owe_request_email
 from requests_app.models import EventKind, RemovalRequest, RequestEvent, Status
 from requests_app.services.common import (
     PermissionDenied,
-    email_after_commit,
     lock_request,
     now_or,
     queue_after_commit,
@@ -139,7 +139,13 @@ def claim_request(removal_request, *, agent, now=None) -> RemovalRequest:
         locked.assigned_to = agent
         locked.save(update_fields=["assigned_to"])
         record_event(
-            locked, EventKind.CLAIMED, actor=agent, public=False, now=now, message=f"Claimed by {display_name(agent)}."
+            locked,
+            EventKind.CLAIMED,
+            actor=agent,
+            public=False,
+            now=now,
+            message=f"Claimed by {display_name(agent)}.",
+            data={"assignee": agent.pk},
         )
     return locked
 
@@ -161,7 +167,7 @@ def reassign_request(removal_request, *, lead, assignee, now=None) -> RemovalReq
             _refuse_own_ticket(locked, assignee, "be assigned")
         if locked.assigned_to_id == (assignee.pk if assignee else None):
             return locked
-        previous = display_name(locked.assigned_to)
+        previous, previous_id = display_name(locked.assigned_to), locked.assigned_to_id
         locked.assigned_to = assignee
         locked.save(update_fields=["assigned_to"])
         record_event(
@@ -171,6 +177,7 @@ def reassign_request(removal_request, *, lead, assignee, now=None) -> RemovalReq
             public=False,
             now=now,
             message=f"Reassigned from {previous} to {display_name(assignee)}.",
+            data={"from": previous_id, "to": assignee.pk if assignee else None},
         )
     return locked
 
@@ -202,7 +209,7 @@ def approve_request(removal_request, *, agent, now=None) -> RemovalRequest:
         if locked.assigned_to_id is None:
             locked.assigned_to = agent
         locked.save(update_fields=["status", "decided_by", "decided_at", "assigned_to"])
-        record_event(
+        event = record_event(
             locked,
             EventKind.APPROVED,
             actor=agent,
@@ -215,7 +222,7 @@ def approve_request(removal_request, *, agent, now=None) -> RemovalRequest:
         from requests_app.tasks import apply_exclusion as apply_task
 
         queue_after_commit(apply_task, locked.pk)
-        email_after_commit(locked.pk, "approved")
+        owe_request_email(locked, "approved", event=event, now=now)
     return locked
 
 
@@ -242,6 +249,8 @@ def reject_request(removal_request, *, agent, reason, message="", now=None) -> R
         if locked.assigned_to_id is None:
             locked.assigned_to = agent
         locked.save(update_fields=["status", "rejection_reason", "decided_by", "decided_at", "assigned_to"])
-        record_event(locked, EventKind.REJECTED, actor=agent, now=now, message=text)
-        email_after_commit(locked.pk, "rejected")
+        event = record_event(
+            locked, EventKind.REJECTED, actor=agent, now=now, message=text, data={"reason": reason, "note": message}
+        )
+        owe_request_email(locked, "rejected", event=event, now=now, agent_message=message)
     return locked

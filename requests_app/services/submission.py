@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from requests_app import domain, selectors
 from requests_app.eligibility import EligibilityReport, NotEligible, Reason, evaluate
+from requests_app.emails import owe_request_email
 from requests_app.models import EventKind, RemovalRequest, Status, private_storage
 from requests_app.screenshots import check_screenshot
 from requests_app.services.common import (
     PermissionDenied,
-    email_after_commit,
     lock_request,
     now_or,
     policy,
@@ -83,14 +83,15 @@ def submit_request(*, requester, contract_number, scope, agency=None, screenshot
                 removal_request.screenshot.name = stored_name
                 removal_request.screenshot_content_type = checked.content_type
             _insert_with_ticket_number(removal_request)
-            record_event(
+            event = record_event(
                 removal_request,
                 EventKind.SUBMITTED,
                 actor=requester,
                 now=now,
                 message=_submitted_message(removal_request),
+                data={"scope": removal_request.scope, "contract": contract.number},
             )
-            email_after_commit(removal_request.pk, "submitted")
+            owe_request_email(removal_request, "submitted", event=event, now=now)
     except BaseException:
         if stored_name:
             storage.delete(stored_name)

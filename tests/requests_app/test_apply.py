@@ -12,6 +12,8 @@ from django.db import OperationalError, connection, connections
 from django.utils import timezone
 
 from jss.models import JssExclusion
+from outbox import tasks as outbox_tasks
+from outbox.models import EmailDelivery
 from perkdesk.celery import app as celery_app
 from requests_app import services, tasks
 from requests_app.models import RemovalRequest, RequestEvent
@@ -241,7 +243,7 @@ def test_an_approval_stands_when_the_broker_is_down_and_the_sweep_applies_it(bro
     assert RemovalRequest.objects.get(pk=request.pk).status == "approved"
     assert [failure.task_name for failure in failed] == [
         "requests_app.apply_exclusion",
-        "requests_app.send_request_email",
+        "outbox.send_email",
     ]
     assert failed[0].args == (request.pk,)
     assert "queueing requests_app.apply_exclusion" in caplog.text
@@ -263,7 +265,7 @@ def test_queue_failures_are_reported_only_to_the_block_that_queued(broker_down):
         services.approve_request(first, agent=reviewer, now=NOW)
         with queue_failures() as inner:
             services.reject_request(second, agent=reviewer, reason="duplicate", now=NOW)
-    assert [name for name, _ in inner] == ["requests_app.send_request_email"]
+    assert [name for name, _ in inner] == ["outbox.send_email"]
     assert len(outer) == 3
     with queue_failures() as later:
         pass
@@ -293,6 +295,9 @@ def test_each_change_of_the_jss_outcome_is_emailed_once(django_capture_on_commit
     assert [m.subject for m in mail.outbox] == [
         f"Your Job Success Score update and request {request.ticket_number}"
     ] * 2
+    deliveries = EmailDelivery.objects.filter(about_id=request.pk, kind="jss_outcome")
+    assert deliveries.count() == 2 and all(d.sent_at for d in deliveries)
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.send_request_email.delay(request.pk, "jss_outcome").get() is False  # a redelivery
+        for delivery in deliveries:
+            assert outbox_tasks.send_email.delay(delivery.pk).get() is False  # a redelivery
     assert len(mail.outbox) == 2
