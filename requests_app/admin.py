@@ -6,7 +6,6 @@ the change page is read-only for every user (superusers too), there is no add or
 each refusal with its ticket number.
 """
 
-import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
@@ -26,8 +25,8 @@ from jss.services import preview_removal
 from perkdesk.marketplace.admin import ReadOnlyAdminMixin
 from perkdesk.marketplace.models import Agency, Contract, Freelancer
 from requests_app import domain, reports, services
+from requests_app.formatting import duration_text
 from requests_app.models import OPEN, RemovalRequest, RequestEvent, Status
-from requests_app.reports import duration_text
 from requests_app.services.common import QUEUE_DOWN_WARNING, queue_failures
 from requests_app.services.decisions import display_name
 
@@ -36,9 +35,8 @@ MAX_BULK = 100
 # A name search that matches more people than this is too broad to be useful (and to stay on indexes).
 MAX_NAME_MATCHES = 500
 
-SHORT_SCOPES = {domain.JSS_ONLY: "JSS only", domain.HIDE_PROFILE_AND_JSS: "Profile + JSS"}
 
-REFUSALS = (services.InvalidTransition, services.PermissionDenied, ValueError)
+REFUSALS = (services.Refused,)  # every business refusal (domain.Refused), reported with message_user
 
 
 # --- how times read ------------------------------------------------------------------------------
@@ -53,9 +51,10 @@ def sla_state(ticket, now) -> tuple[str, str]:
     if ticket.status not in OPEN:
         return "muted", "—"
     left = ticket.sla_due_at - now
-    if left < dt.timedelta(0):
+    if domain.is_breached(sla_due_at=ticket.sla_due_at, now=now):
         return "bad", f"breached {duration_text(-left)} ago"
-    return ("warn" if left < reports.at_risk_window() else "ok"), f"{duration_text(left)} left"
+    at_risk = domain.is_at_risk(sla_due_at=ticket.sla_due_at, now=now, window=reports.at_risk_window())
+    return ("warn" if at_risk else "ok"), f"{duration_text(left)} left"
 
 
 def badge(css, text):
@@ -291,7 +290,7 @@ class RemovalRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Scope")
     def scope_label(self, obj):
-        return SHORT_SCOPES.get(obj.scope, obj.scope)
+        return domain.SCOPE_SHORT_LABELS.get(obj.scope, obj.scope)
 
     @admin.display(description="Special Offer")
     def special_offer(self, obj):
@@ -457,10 +456,11 @@ class RemovalRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def ticket_context(self, request, ticket):
         now = timezone.now()
         css, sla_text = sla_state(ticket, now)
+        allowed = domain.allowed_actions(ticket.status)
         can = {
             "claim": ticket.is_open and self.has_claim_permission(request),
-            "approve": ticket.status == Status.SUBMITTED and self.has_approve_permission(request),
-            "reject": ticket.status == Status.SUBMITTED and self.has_reject_permission(request),
+            "approve": domain.APPROVE in allowed and self.has_approve_permission(request),
+            "reject": domain.REJECT in allowed and self.has_reject_permission(request),
             "note": self.has_note_permission(request),
             "reassign": ticket.is_open and self.has_reassign_permission(request),
         }
@@ -571,7 +571,7 @@ class RemovalRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def reject_view(self, request, object_id):
         ticket = self._ticket_for(request, object_id, self.has_reject_permission)
-        if request.method != "POST" and ticket.status != Status.SUBMITTED:
+        if request.method != "POST" and domain.REJECT not in domain.allowed_actions(ticket.status):
             self.message_user(
                 request, f"Ticket {ticket.ticket_number} is {ticket.status}; only a submitted ticket can be rejected."
             )

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from requests_app import reports
-from requests_app.reports import duration_text
+from requests_app.formatting import duration_text
 from requests_app.services.decisions import display_name
 
 CHART_HEIGHT = 120

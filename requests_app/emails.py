@@ -7,11 +7,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
-from django.utils import dateformat, timezone
 
 from outbox.models import About
 from outbox.services import Email, owe_emails
 from requests_app import domain
+from requests_app.formatting import when
 from requests_app.models import EventKind
 
 SUBJECTS = {
@@ -87,10 +87,6 @@ def lead_emails() -> list[str]:
             .values_list("email", flat=True)
         )
     )
-
-
-def when(moment, fmt="j M Y, H:i T") -> str:
-    return dateformat.format(timezone.localtime(moment), fmt)
 
 
 def sla_alert_email(removal_request, kind, *, now) -> Email:

@@ -31,27 +31,28 @@ def private_storage():
     return PrivateStorage()
 
 
+# The vocabulary is domain's; these are its values and labels as model choices, nothing more.
 class Status(models.TextChoices):
-    SUBMITTED = domain.SUBMITTED, "Submitted"
-    APPROVED = domain.APPROVED, "Approved"
-    APPLIED = domain.APPLIED, "Applied"
-    REJECTED = domain.REJECTED, "Rejected"
-    WITHDRAWN = domain.WITHDRAWN, "Withdrawn"
+    SUBMITTED = domain.SUBMITTED, domain.STATUS_LABELS[domain.SUBMITTED]
+    APPROVED = domain.APPROVED, domain.STATUS_LABELS[domain.APPROVED]
+    APPLIED = domain.APPLIED, domain.STATUS_LABELS[domain.APPLIED]
+    REJECTED = domain.REJECTED, domain.STATUS_LABELS[domain.REJECTED]
+    WITHDRAWN = domain.WITHDRAWN, domain.STATUS_LABELS[domain.WITHDRAWN]
 
 
 class Scope(models.TextChoices):
-    JSS_ONLY = domain.JSS_ONLY, "JSS only"
-    HIDE_PROFILE_AND_JSS = domain.HIDE_PROFILE_AND_JSS, "Hide from profile and JSS"
+    JSS_ONLY = domain.JSS_ONLY, domain.SCOPE_LABELS[domain.JSS_ONLY]
+    HIDE_PROFILE_AND_JSS = domain.HIDE_PROFILE_AND_JSS, domain.SCOPE_LABELS[domain.HIDE_PROFILE_AND_JSS]
 
 
 class RejectionReason(models.TextChoices):
-    NOT_ELIGIBLE = "not_eligible", "Not eligible"
-    SCREENSHOT_INVALID = "screenshot_invalid", "Screenshot invalid"
-    DUPLICATE = "duplicate", "Duplicate request"
-    OTHER = "other", "Other"
+    NOT_ELIGIBLE = domain.NOT_ELIGIBLE, domain.REJECTION_REASONS[domain.NOT_ELIGIBLE][0]
+    SCREENSHOT_INVALID = domain.SCREENSHOT_INVALID, domain.REJECTION_REASONS[domain.SCREENSHOT_INVALID][0]
+    DUPLICATE = domain.DUPLICATE, domain.REJECTION_REASONS[domain.DUPLICATE][0]
+    OTHER = domain.OTHER, domain.REJECTION_REASONS[domain.OTHER][0]
 
 
-OPEN = [Status.SUBMITTED, Status.APPROVED]
+OPEN = [Status(status) for status in domain.OPEN_STATUSES]
 
 
 class RemovalRequest(models.Model):

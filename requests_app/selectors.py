@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 
 from perkdesk.marketplace.models import (
@@ -16,6 +17,7 @@ from perkdesk.marketplace.models import (
     Platform,
     TopRatedPeriod,
 )
+from requests_app import domain
 from requests_app.eligibility import EligibilityFacts
 from requests_app.models import OPEN, EventKind, RemovalRequest, RequestEvent, Status
 
@@ -313,3 +315,20 @@ def eligibility_facts(
         contract_number=number,
     )
     return facts, contract
+
+
+# --- the 7-day promise: at risk and breached (domain.is_at_risk / is_breached, as SQL) ---------------------
+
+
+def at_risk_window() -> dt.timedelta:
+    return domain.at_risk_window(sla_days=settings.PERK_SLA_DAYS, warning_days=settings.PERK_SLA_WARNING_DAYS)
+
+
+def at_risk_q(now: dt.datetime) -> Q:
+    """Open, deadline not passed, and within ``at_risk_window`` of it: ``domain.is_at_risk``."""
+    return Q(status__in=OPEN, sla_due_at__gt=now, sla_due_at__lte=now + at_risk_window())
+
+
+def breached_q(now: dt.datetime) -> Q:
+    """Open and the deadline passed: ``domain.is_breached``."""
+    return Q(status__in=OPEN, sla_due_at__lte=now)

@@ -13,9 +13,9 @@ from jss import services as jss_services
 from jss.models import Outcome
 from outbox import services as outbox_services
 from perkdesk.marketplace.models import Feedback
-from requests_app import domain
-from requests_app.eligibility import format_date
-from requests_app.emails import owe_request_email, owe_request_emails, owe_sla_alert, when
+from requests_app import domain, selectors
+from requests_app.emails import owe_request_email, owe_request_emails, owe_sla_alert
+from requests_app.formatting import format_date, when
 from requests_app.models import OPEN, EventKind, RemovalRequest, RequestEvent, Status
 from requests_app.services.common import now_or, record_event
 
@@ -127,14 +127,10 @@ def _has_event(kind):
 
 
 def _raise_sla_alerts(report, *, now):
-    still_open = RemovalRequest.objects.filter(status__in=OPEN).order_by("pk")
-    breached = still_open.filter(sla_due_at__lte=now).exclude(_has_event(EventKind.SLA_BREACHED))
+    tickets = RemovalRequest.objects.order_by("pk")
+    breached = tickets.filter(selectors.breached_q(now)).exclude(_has_event(EventKind.SLA_BREACHED))
     # Past the promise already: the breach alert says it all, no "at risk" first.
-    at_risk = (
-        still_open.filter(submitted_at__lte=now - dt.timedelta(days=settings.PERK_SLA_WARNING_DAYS))
-        .filter(sla_due_at__gt=now)
-        .exclude(_has_event(EventKind.SLA_AT_RISK))
-    )
+    at_risk = tickets.filter(selectors.at_risk_q(now)).exclude(_has_event(EventKind.SLA_AT_RISK))
     for kind, candidates, tickets in (
         (EventKind.SLA_BREACHED, breached, report.breached),
         (EventKind.SLA_AT_RISK, at_risk, report.at_risk),

@@ -12,10 +12,6 @@ from requests_app.models import RemovalRequest, RequestEvent
 logger = logging.getLogger(__name__)
 
 
-class PermissionDenied(Exception):
-    """The acting user may not do this (a service-level check behind the admin's own)."""
-
-
 def now_or(now):
     return now or timezone.now()
 
@@ -43,8 +39,3 @@ def record_event(removal_request, kind, *, actor=None, message="", public=True, 
 
 def lock_request(removal_request) -> RemovalRequest:
     return RemovalRequest.objects.select_for_update().get(pk=removal_request.pk)
-
-
-def require_perm(user, codename):
-    if not user.has_perm(f"requests_app.{codename}"):
-        raise PermissionDenied(f"{user} may not {codename.split('_')[0]} removal requests.")

@@ -17,12 +17,11 @@ from django.db import transaction
 
 from perkdesk.marketplace.models import Freelancer
 from requests_app import domain
-from requests_app.domain import InvalidTransition
-from requests_app.eligibility import format_date
+from requests_app.domain import InvalidInput, InvalidTransition, NotPermitted
 from requests_app.emails import owe_request_email
+from requests_app.formatting import format_date
 from requests_app.models import EventKind, RemovalRequest, RequestEvent, Status
 from requests_app.services.common import (
-    PermissionDenied,
     lock_request,
     now_or,
     queue_after_commit,
@@ -67,13 +66,13 @@ def display_name(user) -> str:
 
 def _require_perm(user, codename):
     if not user.has_perm(f"requests_app.{codename}"):
-        raise PermissionDenied(f"{display_name(user)} may not {_PERMISSION_WORDS[codename]}.")
+        raise NotPermitted(f"{display_name(user)} may not {_PERMISSION_WORDS[codename]}.")
 
 
 def _refuse_own_ticket(locked, user, doing):
     own_contract = Freelancer.objects.filter(pk=locked.freelancer_id, user_id=user.pk).exists()
     if user.pk == locked.requested_by_id or own_contract:
-        raise PermissionDenied(f"{display_name(user)} cannot {doing} ticket {locked.ticket_number}: it is their own.")
+        raise NotPermitted(f"{display_name(user)} cannot {doing} ticket {locked.ticket_number}: it is their own.")
 
 
 def _refuse_if_final(locked, verb):
@@ -159,7 +158,7 @@ def reassign_request(removal_request, *, lead, assignee, now=None) -> RemovalReq
     now = now_or(now)
     _require_perm(lead, "reassign_removalrequest")
     if assignee is not None and not can_work_the_queue(assignee):
-        raise PermissionDenied(f"{display_name(assignee)} is not a support agent who can work the queue.")
+        raise NotPermitted(f"{display_name(assignee)} is not a support agent who can work the queue.")
     with transaction.atomic():
         locked = lock_request(removal_request)
         _refuse_if_final(locked, "reassigned")
@@ -188,9 +187,9 @@ def add_note(removal_request, *, agent, message, now=None) -> RequestEvent:
     _require_perm(agent, "add_note_removalrequest")
     message = (message or "").strip()
     if not message:
-        raise ValueError("A note needs some text.")
+        raise InvalidInput("A note needs some text.")
     if len(message) > NOTE_MAX_CHARS:
-        raise ValueError(f"A note can be at most {NOTE_MAX_CHARS} characters.")
+        raise InvalidInput(f"A note can be at most {NOTE_MAX_CHARS} characters.")
     with transaction.atomic():
         locked = lock_request(removal_request)
         return record_event(locked, EventKind.NOTE_ADDED, actor=agent, public=False, message=message, now=now)
@@ -231,12 +230,12 @@ def reject_request(removal_request, *, agent, reason, message="", now=None) -> R
     now = now_or(now)
     _require_perm(agent, "reject_removalrequest")
     if reason not in domain.REJECTION_REASONS:
-        raise ValueError(f"reason must be one of {', '.join(domain.REJECTION_REASONS)}")
+        raise InvalidInput(f"reason must be one of {', '.join(domain.REJECTION_REASONS)}")
     message = (message or "").strip()
     if reason == domain.OTHER and not message:
-        raise ValueError("A rejection for “Other” needs a message telling the freelancer why.")
+        raise InvalidInput("A rejection for “Other” needs a message telling the freelancer why.")
     if len(message) > MESSAGE_MAX_CHARS:
-        raise ValueError(f"The message can be at most {MESSAGE_MAX_CHARS} characters.")
+        raise InvalidInput(f"The message can be at most {MESSAGE_MAX_CHARS} characters.")
     canned = domain.REJECTION_REASONS[reason][1]
     text = canned + (f"\n\n{message}" if message else "")
     with transaction.atomic():
