@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from bench.bulkload import BulkWriter, reset_sequences
 from jss.models import JssExclusion
-from perkdesk.marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer
+from marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer
 from requests_app.models import RemovalRequest
 
 CONTRACT_NUMBER_BASE = 70_000_000

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bench.bulkload import BulkWriter, reset_sequences
-from perkdesk.marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer, TopRatedPeriod
+from marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer, TopRatedPeriod
 from requests_app.models import RemovalRequest, RequestEvent
 
 PASSWORD = "perkdesk"

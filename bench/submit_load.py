@@ -69,7 +69,7 @@ from django.contrib.auth.models import User
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
-from perkdesk.marketplace.models import Client, Contract, Feedback, Freelancer, TopRatedPeriod
+from marketplace.models import Client, Contract, Feedback, Freelancer, TopRatedPeriod
 from requests_app.models import RemovalRequest, RequestEvent
 from axes.models import AccessAttempt
 users = {users}

@@ -3,9 +3,9 @@ from django.template.loader import render_to_string
 
 from jss import chart, explain, selectors
 from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk, TopRatedEvaluation
-from perkdesk.marketplace import admin as marketplace_admin
-from perkdesk.marketplace.admin import ReadOnlyAdminMixin
-from perkdesk.marketplace.models import Agency, Freelancer
+from marketplace import admin as marketplace_admin
+from marketplace.admin import ReadOnlyAdminMixin
+from marketplace.models import Agency, Freelancer
 
 
 def jss_panel(*, freelancer_id=None, agency_id=None):

@@ -29,7 +29,7 @@ from django.db import connection, transaction
 
 from jss import engine, selectors
 from jss.models import JssExclusion, ScoreSnapshot, SubjectKind
-from perkdesk.marketplace.models import Client, Contract, Feedback
+from marketplace.models import Client, Contract, Feedback
 
 FREELANCER = SubjectKind.FREELANCER.value
 AGENCY = SubjectKind.AGENCY.value

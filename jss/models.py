@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
-from perkdesk.marketplace.models import EXACTLY_ONE_SUBJECT
+from marketplace.models import EXACTLY_ONE_SUBJECT
 
 
 class Outcome(models.TextChoices):

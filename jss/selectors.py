@@ -8,7 +8,7 @@ from django.db.models import OuterRef, Q, Subquery
 
 from jss.engine import ContractFacts
 from jss.models import JssExclusion, ScoreSnapshot
-from perkdesk.marketplace.models import Contract
+from marketplace.models import Contract
 
 # The columns ContractFacts is made of, in its field order; no Feedback row reads as two NULLs.
 FACT_COLUMNS = (

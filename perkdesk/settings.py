@@ -40,7 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "csp",
     "axes",
-    "perkdesk.marketplace",
+    "marketplace",
     "jss",
     "requests_app",
     "outbox",

@@ -19,5 +19,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("requests_app.urls")),
-    path("", include("perkdesk.marketplace.urls")),
+    path("", include("marketplace.urls")),
 ]

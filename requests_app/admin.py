@@ -22,8 +22,8 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from jss.services import preview_removal
-from perkdesk.marketplace.admin import ReadOnlyAdminMixin
-from perkdesk.marketplace.models import Agency, Contract, Freelancer
+from marketplace.admin import ReadOnlyAdminMixin
+from marketplace.models import Agency, Contract, Freelancer
 from requests_app import domain, reports, services
 from requests_app.formatting import duration_text
 from requests_app.models import OPEN, RemovalRequest, RequestEvent, Status

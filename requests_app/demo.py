@@ -13,8 +13,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from perkdesk.celery import app as celery_app
-from perkdesk.marketplace.models import (
+from marketplace.models import (
     Agency,
     AgencyMembership,
     Client,
@@ -23,6 +22,7 @@ from perkdesk.marketplace.models import (
     Freelancer,
     TopRatedPeriod,
 )
+from perkdesk.celery import app as celery_app
 from requests_app import services
 from requests_app.models import RemovalRequest
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 
-from perkdesk.marketplace.models import (
+from marketplace.models import (
     AGENCY_REQUESTER_ROLES,
     AgencyMembership,
     Contract,

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk, TopRatedEvaluation
-from perkdesk.marketplace import models as m
+from marketplace import models as m
 from requests_app.models import RemovalRequest, RequestEvent
 
 TODAY = dt.date(2026, 11, 26)

@@ -18,9 +18,7 @@ from django.utils import timezone
 
 from jss import top_rated
 from jss.models import ScoreSnapshot, ScoreUpdate, TopRatedEvaluation
-from outbox.models import About
-from outbox.services import Email, owe_emails
-from perkdesk.marketplace.models import (
+from marketplace.models import (
     AGENCY_REQUESTER_ROLES,
     Agency,
     AgencyMembership,
@@ -28,6 +26,8 @@ from perkdesk.marketplace.models import (
     Freelancer,
     TopRatedPeriod,
 )
+from outbox.models import About
+from outbox.services import Email, owe_emails
 
 logger = logging.getLogger(__name__)
 

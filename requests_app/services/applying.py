@@ -11,8 +11,8 @@ from django.db.models import Exists, F, OuterRef
 
 from jss import services as jss_services
 from jss.models import Outcome
+from marketplace.models import Feedback
 from outbox import services as outbox_services
-from perkdesk.marketplace.models import Feedback
 from requests_app import domain, selectors
 from requests_app.emails import owe_request_email, owe_request_emails, owe_sla_alert
 from requests_app.formatting import format_date, when

@@ -15,7 +15,7 @@ Rules beyond the status table (docs/decisions.md):
 from django.conf import settings
 from django.db import transaction
 
-from perkdesk.marketplace.models import Freelancer
+from marketplace.models import Freelancer
 from requests_app import domain
 from requests_app.domain import InvalidInput, InvalidTransition, NotPermitted
 from requests_app.emails import owe_request_email

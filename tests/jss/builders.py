@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from jss.engine import ContractFacts
 from jss.models import JssExclusion
-from perkdesk.marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer
+from marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer
 from requests_app.models import RemovalRequest
 
 _serial = itertools.count(1)

@@ -242,7 +242,7 @@ def test_a_changed_score_is_rewritten():
     now = timezone.make_aware(dt.datetime(2026, 3, 31, 2, 0))
     batch.write_snapshots("freelancer", AS_OF, batch.score_range(None, "freelancer", *EVERYONE, AS_OF), now=now)
     contract_id = built.facts[built.subjects[0]][0].contract_id
-    from perkdesk.marketplace.models import Feedback
+    from marketplace.models import Feedback
 
     Feedback.objects.filter(contract_id=contract_id).update(private_score=2)  # the marketplace re-sent it
     rescored = batch.score_range(None, "freelancer", *EVERYONE, AS_OF)

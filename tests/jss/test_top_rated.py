@@ -11,9 +11,9 @@ from django.utils import timezone
 from jss import services, tasks
 from jss.models import TopRatedEvaluation
 from jss.top_rated import TopRatedFacts, decide
+from marketplace.models import TopRatedPeriod
 from outbox import tasks as outbox_tasks
 from outbox.models import EmailDelivery
-from perkdesk.marketplace.models import TopRatedPeriod
 from tests import factories as f
 
 AS_OF = dt.date(2026, 11, 28)  # a Saturday

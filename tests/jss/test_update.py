@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from jss import batch, engine, services, signals, tasks
 from jss.models import ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk
-from perkdesk.marketplace.models import Contract
+from marketplace.models import Contract
 from requests_app import services as request_services
 from requests_app.models import RequestEvent
 from tests import factories as f

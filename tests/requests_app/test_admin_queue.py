@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from perkdesk.marketplace.models import Freelancer
+from marketplace.models import Freelancer
 from requests_app import admin as queue_admin
 from requests_app import services
 from requests_app.domain import REJECTION_REASONS

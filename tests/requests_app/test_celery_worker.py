@@ -18,8 +18,8 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from jss.models import JssExclusion
+from marketplace.models import Feedback
 from perkdesk.celery import app as celery_app
-from perkdesk.marketplace.models import Feedback
 from requests_app import services, tasks
 from requests_app.models import RequestEvent
 from requests_app.services.common import queue_failures

@@ -31,7 +31,7 @@ from django.test import Client, override_settings
 from django.urls import Resolver404, get_resolver, resolve
 
 from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk, TopRatedEvaluation
-from perkdesk.marketplace import models as m
+from marketplace import models as m
 from requests_app import services
 from requests_app.models import RemovalRequest, RequestEvent
 from tests import factories as f

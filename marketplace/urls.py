@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from perkdesk.marketplace import views
+from marketplace import views
 
 app_name = "marketplace"
 

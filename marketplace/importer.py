@@ -28,7 +28,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils.dateparse import parse_datetime
 
-from perkdesk.marketplace.models import (
+from marketplace.models import (
     AccountStatus,
     Agency,
     AgencyMembership,

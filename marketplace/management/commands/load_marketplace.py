@@ -1,10 +1,10 @@
 """`manage.py load_marketplace FILE.json`: the marketplace's export, all or nothing.
 
-The format and the rules are in docs/marketplace-import.md; the work is in perkdesk.marketplace.importer."""
+The format and the rules are in docs/marketplace-import.md; the work is in marketplace.importer."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from perkdesk.marketplace.importer import ImportRefused, load_marketplace_file
+from marketplace.importer import ImportRefused, load_marketplace_file
 
 
 class Command(BaseCommand):

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from perkdesk.marketplace.models import Agency, AgencyMembership, Client, Contract, Freelancer, TopRatedPeriod
+from marketplace.models import Agency, AgencyMembership, Client, Contract, Freelancer, TopRatedPeriod
 
 # Only these columns of a Feedback row are ever loaded for a public page.
 PUBLIC_FEEDBACK_FIELDS = (

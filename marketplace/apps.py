@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class MarketplaceConfig(AppConfig):
-    name = "perkdesk.marketplace"
+    name = "marketplace"
     label = "marketplace"
     verbose_name = "Marketplace data"

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from perkdesk.marketplace.models import (
+from marketplace.models import (
     Agency,
     AgencyMembership,
     Client,

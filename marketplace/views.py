@@ -6,8 +6,8 @@ Read-only: they read through ``selectors`` and change nothing. Unknown ``public_
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from perkdesk.marketplace import selectors
-from perkdesk.marketplace.models import Agency, Client, Freelancer
+from marketplace import selectors
+from marketplace.models import Agency, Client, Freelancer
 
 
 @require_safe
