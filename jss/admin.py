@@ -26,8 +26,6 @@ def jss_panel(*, freelancer_id=None, agency_id=None):
     return render_to_string("admin/marketplace/jss_panel.html", context)
 
 
-
-
 class JssMedia:
     css = {"all": ("jss/admin.css",)}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -98,7 +99,7 @@ def _contracts() -> QuerySet[Contract]:
 
 def _item(contract: Contract, *, honour_hiding: bool) -> WorkItem:
     feedback = getattr(contract, "feedback", None) if _has_feedback(contract) else None
-    common = dict(
+    common: dict[str, Any] = dict(
         title=contract.title,
         started_on=contract.started_on,
         ended_on=contract.ended_on,
@@ -139,7 +140,8 @@ def freelancer_history(freelancer: Freelancer, *, today: dt.date | None = None) 
     """Their own contracts (the ones their JSS counts and their job count shows), and, apart, the work they
     did for agencies, which belongs to the agency's history and JSS."""
     today = today or timezone.localdate()
-    own, for_agencies = [], []
+    own: list[WorkItem] = []
+    for_agencies: list[WorkItem] = []
     for contract in _contracts().filter(freelancer=freelancer):
         (own if contract.agency_id is None else for_agencies).append(_item(contract, honour_hiding=True))
     agencies = list(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -57,7 +57,7 @@ def owe_email(
     )
 
 
-def owe_emails(rows: list[tuple[str, int, str, int, str, Email]], *, now) -> list[EmailDelivery]:
+def owe_emails(rows: Sequence[tuple[str, int, str, int, str, Email]], *, now) -> list[EmailDelivery]:
     """``owe_email`` for many at once, in one INSERT: rows of (about_type, about_id, kind, occasion,
     recipient, email)."""
     rows = [row for row in rows if row[4]]

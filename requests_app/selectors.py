@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
@@ -185,27 +186,33 @@ def subject_states(keys: Iterable[tuple[str, int]], *, today) -> dict[tuple[str,
     freelancer_ids = [pk for kind, pk in keys if kind == "freelancer"]
     agency_ids = [pk for kind, pk in keys if kind == "agency"]
 
-    periods: dict[tuple[str, int], list[dict]] = {key: [] for key in keys}
+    periods: dict[tuple[str, int], list[dict[str, Any]]] = {key: [] for key in keys}
     period_scope = Q(freelancer_id__in=freelancer_ids) | Q(agency_id__in=agency_ids)
-    for row in TopRatedPeriod.objects.filter(period_scope, started_on__lte=today).values(
+    for period in TopRatedPeriod.objects.filter(period_scope, started_on__lte=today).values(
         "freelancer_id", "agency_id", "started_on", "ended_on", "loss_reason"
     ):
-        key = ("agency", row["agency_id"]) if row["agency_id"] is not None else ("freelancer", row["freelancer_id"])
-        periods[key].append(row)
+        key = _subject_key(period)
+        periods[key].append(dict(period))
     for key, rows in periods.items():
         state = states[key]
         state.top_rated_now, state.status_lost_on, state.status_loss_reason = latest_period_state(rows, today=today)
 
     subjects = Q(freelancer_id__in=freelancer_ids, agency__isnull=True) | Q(agency_id__in=agency_ids)
-    for row in RemovalRequest.objects.filter(subjects, status__in=[*OPEN, Status.APPLIED]).values(
+    for ticket in RemovalRequest.objects.filter(subjects, status__in=[*OPEN, Status.APPLIED]).values(
         "ticket_number", "contract_id", "freelancer_id", "agency_id", "status", "is_special_offer", "submitted_at"
     ):
-        key = ("agency", row["agency_id"]) if row["agency_id"] is not None else ("freelancer", row["freelancer_id"])
-        submitted_on = row["submitted_at"].date()
+        key = _subject_key(ticket)
+        submitted_on = ticket["submitted_at"].date()
         states[key].tickets.append(
-            TicketRow(row["ticket_number"], row["contract_id"], row["status"], row["is_special_offer"], submitted_on)
+            TicketRow(
+                ticket["ticket_number"],
+                ticket["contract_id"],
+                ticket["status"],
+                ticket["is_special_offer"],
+                submitted_on,
+            )
         )
-        if row["status"] in COUNTED and not row["is_special_offer"]:
+        if ticket["status"] in COUNTED and not ticket["is_special_offer"]:
             last = states[key].last_counted_on
             states[key].last_counted_on = submitted_on if last is None else max(last, submitted_on)
 
@@ -223,13 +230,10 @@ def subject_states(keys: Iterable[tuple[str, int]], *, today) -> dict[tuple[str,
             .values("freelancer_id", "agency_id")
             .annotate(n=Count("id"))
         )
-        for row in counts:
-            if row["agency_id"] is not None:
-                key = ("agency", row["agency_id"])
-            else:
-                key = ("freelancer", row["freelancer_id"])
+        for count in counts:
+            key = _subject_key(count)
             if key in states and states[key].last_counted_on:
-                states[key].upwork_jobs_ended_since += row["n"]
+                states[key].upwork_jobs_ended_since += count["n"]
     return states
 
 
@@ -332,3 +336,10 @@ def at_risk_q(now: dt.datetime) -> Q:
 def breached_q(now: dt.datetime) -> Q:
     """Open and the deadline passed: ``domain.is_breached``."""
     return Q(status__in=OPEN, sla_due_at__lte=now)
+
+
+def _subject_key(row: Mapping[str, Any]) -> tuple[str, int]:
+    """("agency", id) for a row with an agency, else ("freelancer", id)."""
+    if row["agency_id"] is not None:
+        return ("agency", row["agency_id"])
+    return ("freelancer", row["freelancer_id"])

@@ -187,7 +187,7 @@ def test_deleting_the_agency_of_an_agency_exclusion_is_refused():
     "sql",
     [
         "UPDATE requests_app_requestevent SET message = 'rewritten'",
-        "UPDATE requests_app_requestevent SET data = '{\"reason\": \"other\"}'::jsonb",
+        'UPDATE requests_app_requestevent SET data = \'{"reason": "other"}\'::jsonb',
         "DELETE FROM requests_app_requestevent",
     ],
     ids=["update-message", "update-data", "delete"],

@@ -216,19 +216,22 @@ def _gather(as_of: date) -> dict[tuple[str, int], top_rated.TopRatedFacts]:
 def notice_recipients(evaluation: TopRatedEvaluation) -> list[str]:
     """The freelancer; for an agency, the members who may ask for the perk (owner, business manager,
     admin)."""
-    if evaluation.freelancer_id is not None:
+    if evaluation.freelancer is not None:
         emails = [evaluation.freelancer.user.email]
-    else:
+    elif evaluation.agency_id is not None:
         emails = list(
             AgencyMembership.objects.filter(agency_id=evaluation.agency_id, role__in=AGENCY_REQUESTER_ROLES)
             .order_by("pk")
             .values_list("freelancer__user__email", flat=True)
         )
+    else:
+        emails = []
     return [email for email in dict.fromkeys(emails) if email]
 
 
 def status_loss_notice(evaluation: TopRatedEvaluation) -> Email:
     period = evaluation.period
+    assert period is not None and period.ended_on is not None and period.loss_reason is not None  # a closing one
     context = {
         "evaluation": evaluation,
         "subject": evaluation.freelancer or evaluation.agency,

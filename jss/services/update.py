@@ -47,7 +47,7 @@ def start_scheduled_update(
     as_of = as_of or timezone.localdate(now)
     resumed = [_resume(update, queue=queue) for update in ScoreUpdate.objects.filter(finished_at__isnull=True)]
     for start in resumed:
-        if start.update.as_of == as_of and not force:
+        if start.update is not None and start.update.as_of == as_of and not force:
             return start
     try:
         with transaction.atomic():

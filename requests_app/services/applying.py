@@ -228,7 +228,7 @@ def record_jss_outcomes(changes, *, now=None) -> int:
     return len(events)
 
 
-def unrecorded_outcomes() -> list[tuple[int, str, dt.date]]:
+def unrecorded_outcomes() -> list[tuple[int, str, dt.date | None]]:
     """Exclusions whose outcome their applied ticket does not show yet: an announcement that never arrived
     (the process stopped between the update's commit and the signal). One query."""
     return list(

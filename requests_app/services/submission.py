@@ -67,6 +67,7 @@ def submit_request(*, requester, contract_number, scope, agency=None, screenshot
             report = evaluate(facts, policy())
             if not report.eligible:
                 raise NotEligible.from_report(report)
+            assert contract is not None  # an eligible request is about a contract that exists
             removal_request = RemovalRequest(
                 contract=contract,
                 freelancer=contract.freelancer,
