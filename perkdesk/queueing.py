@@ -58,10 +58,32 @@ QUEUE_DOWN_WARNING = (
 )
 
 
+# The ``held_back()`` block open in this context, if any: tasks queued inside it are kept, not sent.
+_held: ContextVar[list[QueueFailure] | None] = ContextVar("queue_held", default=None)
+
+
+@contextmanager
+def held_back() -> Iterator[list[QueueFailure]]:
+    """Keep every task that services inside the block queue, instead of sending it; the list says which.
+
+    For building a history whose follow-up work happened (or was lost) long ago: the demo data, where an
+    approved ticket must stay approved until the sweep applies it, and old emails must not go out now."""
+    held: list[QueueFailure] = []
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+
+
 def queue_after_commit(task: Any, *args: Any) -> None:
     """Queue a Celery task once the transaction commits. If the broker is down the state change still
     stands: the sweep picks the work up later, so we log (and tell any ``queue_failures()`` block)
     instead of failing the request."""
+    held = _held.get()
+    if held is not None:
+        held.append(QueueFailure(task.name, args))
+        return
     collectors = _failure_collectors.get()  # the blocks open now, when the work is decided
 
     def send() -> None:

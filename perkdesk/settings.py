@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "jss",
     "requests_app",
     "outbox",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -3,11 +3,9 @@ every status. Idempotent: rows are keyed by username, public_id and contract num
 histories are made once, through the real services, so they look exactly like production ones."""
 
 import datetime as dt
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -22,7 +20,9 @@ from marketplace.models import (
     Freelancer,
     TopRatedPeriod,
 )
-from perkdesk.celery import app as celery_app
+from outbox.models import EmailDelivery
+from outbox.services import record_as_sent
+from perkdesk.queueing import held_back
 from requests_app import services
 from requests_app.models import RemovalRequest
 
@@ -321,21 +321,6 @@ AGENCY_JOBS = [
 ]
 
 
-@contextmanager
-def held_queue():
-    """Send queued work to an in-memory broker nobody reads, so a demo ticket can stay `approved` until
-    the sweep (`apply_due_exclusions`) applies it, as after a lost message."""
-    conf = celery_app.conf
-    saved = (conf.task_always_eager, conf.broker_url)
-    conf.task_always_eager, conf.broker_url = False, "memory://localhost//"
-    celery_app._pool = celery_app.amqp._producer_pool = None
-    try:
-        yield
-    finally:
-        conf.task_always_eager, conf.broker_url = saved
-        celery_app._pool = celery_app.amqp._producer_pool = None
-
-
 class DemoBuilder:
     def __init__(self, *, today=None, stdout=None):
         self.now = timezone.now()
@@ -518,21 +503,19 @@ class DemoBuilder:
         # grace: applied a month ago (counted: she is in her cooldown), excluded at the last update.
         r = submit("grace", "90439001", "hide_profile_and_jss", 33)
         services.claim_request(r, agent=agent, now=self.at(33, 11))
-        with held_queue():  # applied on its own past day below, as the worker would have
-            services.approve_request(r, agent=agent, now=self.at(32))
+        # Applied on its own past day below, as the worker would have (seed holds queued work back).
+        services.approve_request(r, agent=agent, now=self.at(32))
         services.apply_exclusion(r.pk, now=self.at(32, 11))
         self.outcome_at_update(r, "excluded", 20)
         # leo: applied five months ago; the no-harm rule kept it in his score.
         r = submit("leo", "1205000", "jss_only", 150)
-        with held_queue():
-            services.approve_request(r, agent=agent2, now=self.at(148))
+        services.approve_request(r, agent=agent2, now=self.at(148))
         services.apply_exclusion(r.pk, now=self.at(148, 11))
         self.outcome_at_update(r, "kept_no_harm", 132)
         # kim: approved two days ago; the message to apply it was lost, the sweep will apply it.
         r = submit("kim", "12049001", "hide_profile_and_jss", 3)
         services.claim_request(r, agent=agent2, now=self.at(3, 11))
-        with held_queue():
-            services.approve_request(r, agent=agent2, now=self.at(2))
+        services.approve_request(r, agent=agent2, now=self.at(2))
         # irene: breached — submitted nine days ago, claimed, still waiting.
         r = submit("irene", "12029001", "jss_only", 9)
         services.claim_request(r, agent=agent, now=self.at(8))
@@ -549,23 +532,15 @@ class DemoBuilder:
         _ = lead
 
 
-@contextmanager
-def quiet_email():
-    """Demo history is not news: its emails are recorded as sent but go nowhere."""
-    saved = settings.EMAIL_BACKEND
-    settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
-    try:
-        yield
-    finally:
-        settings.EMAIL_BACKEND = saved
-
-
 def seed(*, stdout=None):
+    """Build the demo (idempotent). Queued work is held back: an approved ticket stays approved until the
+    sweep applies it (as after a lost message), and the history's emails are recorded as sent, not sent."""
     builder = DemoBuilder(stdout=stdout)
-    with quiet_email():
+    with held_back():
         with transaction.atomic():
             builder.build()
         builder.tickets()
+        record_as_sent(EmailDelivery.objects.filter(sent_at__isnull=True).values_list("pk", flat=True))
         # Scores for the demo: a forced scheduled JSS update for today, once (a rerun finds it and writes nothing).
         from jss import services as jss_services
         from jss.models import ScoreUpdate

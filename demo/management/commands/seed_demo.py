@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from requests_app.demo import PASSWORD, seed
+from demo.history import PASSWORD, seed
 
 LOGINS = [
     ("agent", "Support agent: works the queue in /admin/ and /desk/"),
