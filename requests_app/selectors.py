@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet
 
 from marketplace.models import (
     AGENCY_REQUESTER_ROLES,
+    Agency,
     AgencyMembership,
     Contract,
     Freelancer,
@@ -343,3 +345,65 @@ def _subject_key(row: Mapping[str, Any]) -> tuple[str, int]:
     if row["agency_id"] is not None:
         return ("agency", row["agency_id"])
     return ("freelancer", row["freelancer_id"])
+
+
+# --- the agents' queue (requests_app.admin) -------------------------------------------------------------
+
+# A name search that matches more people than this is too broad to be useful (and to stay on indexes).
+MAX_NAME_MATCHES = 500
+TICKET_PAGE_RELATED = (
+    "contract",
+    "contract__client",
+    "freelancer",
+    "freelancer__user",
+    "agency",
+    "requested_by",
+    "assigned_to",
+    "decided_by",
+)
+QUEUE_ROW_RELATED = ("contract", "freelancer", "agency", "assigned_to")
+
+
+class SearchTooBroad(Exception):
+    """A name search matching more than MAX_NAME_MATCHES people or agencies."""
+
+
+def queue_search_q(term: str) -> Q:
+    """The tickets a queue search means, by the shape of the term; index-friendly lookups, never an OR across
+    joined tables. A ticket number or Contract ID (digits), an email, or a freelancer or agency name."""
+    if term.isdigit():
+        contracts = list(Contract.objects.filter(number=term).values_list("pk", flat=True)[:1])
+        return Q(ticket_number=term) | Q(contract_id__in=contracts)
+    if "@" in term:
+        users = list(get_user_model().objects.filter(email__iexact=term).values_list("pk", flat=True)[:50])
+        freelancers = list(Freelancer.objects.filter(user_id__in=users).values_list("pk", flat=True))
+        return Q(freelancer_id__in=freelancers) | Q(requested_by_id__in=users)
+    freelancers = list(
+        Freelancer.objects.filter(name__icontains=term).values_list("pk", flat=True)[: MAX_NAME_MATCHES + 1]
+    )
+    agencies = list(Agency.objects.filter(name__icontains=term).values_list("pk", flat=True)[: MAX_NAME_MATCHES + 1])
+    if len(freelancers) > MAX_NAME_MATCHES or len(agencies) > MAX_NAME_MATCHES:
+        raise SearchTooBroad(term)
+    return Q(freelancer_id__in=freelancers) | Q(agency_id__in=agencies)
+
+
+def ticket_page(object_id) -> RemovalRequest | None:
+    """One ticket with everything its admin page shows, in one query; None for a bad or unknown id."""
+    if not str(object_id).isdigit():
+        return None
+    return RemovalRequest.objects.select_related(*TICKET_PAGE_RELATED).filter(pk=object_id).first()
+
+
+def tickets_with_rows(queryset: QuerySet[RemovalRequest], *, limit: int) -> list[RemovalRequest]:
+    """The tickets of a pick page (reject, reassign), with what their rows show, at most ``limit`` + 1."""
+    return list(queryset.select_related(*QUEUE_ROW_RELATED).order_by("pk")[: limit + 1])
+
+
+def queue_workers():
+    """Active staff who may work the queue: the choices of a reassignment."""
+    User = get_user_model()
+    can_claim = Q(groups__permissions__codename="claim_removalrequest") | Q(
+        user_permissions__codename="claim_removalrequest"
+    )
+    ids = User.objects.filter(is_active=True, is_staff=True).filter(can_claim | Q(is_superuser=True)).values("pk")
+    return User.objects.filter(pk__in=ids).order_by("first_name", "last_name", "username")
