@@ -275,8 +275,8 @@ def generate(requests: int, *, seed=1, now=None, progress=print) -> QueueCounts:
             progress("timelines")
             counts.events = writer.write(
                 RequestEvent,
-                ["request_id", "created_at", "actor_id", "kind", "message", "public"],
-                (event for r in rows for event in _events(r, first_user)),
+                ["request_id", "created_at", "actor_id", "kind", "message", "public", "data"],
+                ((*event, "{}") for r in rows for event in _events(r, first_user)),
             )
             reset_sequences(cursor, [User, Freelancer, Agency, Client, Contract, RemovalRequest])
     if connection.vendor == "postgresql":
