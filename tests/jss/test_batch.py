@@ -143,7 +143,7 @@ def test_the_postgresql_statement_writes_the_engines_snapshots(world):
 
 @pytest.mark.postgres
 def test_subjects_too_big_for_exact_sql_text_are_scored_in_python(monkeypatch):
-    monkeypatch.setattr(batch, "SQL_MAX_QUARTERS", 10)  # a weight of 2.5: the 3-job subject goes to Python
+    monkeypatch.setattr(batch.postgres, "SQL_MAX_QUARTERS", 10)  # a weight of 2.5: the 3-job subject goes to Python
     end = AS_OF - dt.timedelta(days=5)
     spec = [
         ContractSpec(client=i, started_on=end, ended_on=end, last_payment_on=end, private_score=10) for i in range(3)
