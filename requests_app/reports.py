@@ -38,8 +38,6 @@ def open_requests():
     return RemovalRequest.objects.filter(status__in=OPEN)
 
 
-
-
 # --- the queues -------------------------------------------------------------------------------------
 
 
