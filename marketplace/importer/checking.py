@@ -95,24 +95,45 @@ def _check_order(record, earlier, later, stored_earlier, stored_later, problems)
 
 
 def check_against_database(doc: Document, known: Known) -> list[Problem]:
-    """Problems that need the database's keys: references, rows to create, logins, merged values."""
+    """Problems that need the database's keys: references, rows to create, logins, merged values. One check
+    per section of the file, in the file's order."""
     problems: list[Problem] = []
-    in_file = {
-        "freelancer": doc.keys("freelancers", "public_id"),
-        "agency": doc.keys("agencies", "public_id"),
-        "client": doc.keys("clients", "public_id"),
-    }
-    in_database = {"freelancer": known.freelancers.keys(), "agency": known.agencies, "client": known.clients}
+    references = _References(doc, known, problems)
+    _check_freelancers(doc, known, problems)
+    _check_new_agencies_and_clients(doc, known, problems)
+    for record in doc.memberships:
+        references.check(record, "agency", "agency")
+        references.check(record, "freelancer", "freelancer")
+    _check_contracts(doc, known, references, problems)
+    _check_periods(doc, known, references, problems)
+    return problems
 
-    def check_reference(record, name, kind):
+
+class _References:
+    """Checks that a record's reference to a freelancer, agency or client names one in the file or the
+    database."""
+
+    def __init__(self, doc: Document, known: Known, problems: list[Problem]):
+        self.problems = problems
+        self.in_file = {
+            "freelancer": doc.keys("freelancers", "public_id"),
+            "agency": doc.keys("agencies", "public_id"),
+            "client": doc.keys("clients", "public_id"),
+        }
+        self.in_database = {"freelancer": known.freelancers.keys(), "agency": known.agencies, "client": known.clients}
+
+    def check(self, record: Record, name: str, kind: str) -> None:
         public_id = record.values.get(name)
-        if public_id is not None and public_id not in in_file[kind] and public_id not in in_database[kind]:
-            problems.append(
+        if public_id is not None and public_id not in self.in_file[kind] and public_id not in self.in_database[kind]:
+            self.problems.append(
                 Problem(
                     f"{record.path}.{name}", f"unknown {kind} {_shown(public_id)} (not in the file or the database)"
                 )
             )
 
+
+def _check_freelancers(doc: Document, known: Known, problems: list[Problem]) -> None:
+    """A new freelancer has every field; a login (username) belongs to nobody else."""
     for record in doc.freelancers:
         public_id = record.get("public_id")
         if public_id is None:
@@ -134,19 +155,21 @@ def check_against_database(doc: Document, known: Known) -> list[Problem]:
         elif holder.staff:
             problems.append(Problem(path, f"{_shown(username)} is a staff account; a freelancer cannot use it"))
 
+
+def _check_new_agencies_and_clients(doc: Document, known: Known, problems: list[Problem]) -> None:
+    in_database = {"agency": known.agencies, "client": known.clients}
     for section, fields, kind in (("agencies", AGENCY_FIELDS, "agency"), ("clients", CLIENT_FIELDS, "client")):
         for record in getattr(doc, section):
             public_id = record.get("public_id")
             if public_id is not None and public_id not in in_database[kind]:
                 _missing_for_new(record, fields, f"{kind} {_shown(public_id)}", problems)
 
-    for record in doc.memberships:
-        check_reference(record, "agency", "agency")
-        check_reference(record, "freelancer", "freelancer")
 
+def _check_contracts(doc: Document, known: Known, references: _References, problems: list[Problem]) -> None:
+    """References, a new contract's fields, dates in order (with the stored ones), hidden feedback's time."""
     for record in doc.contracts:
         for kind in ("freelancer", "agency", "client"):
-            check_reference(record, kind, kind)
+            references.check(record, kind, kind)
         number = record.get("number")
         if number is None:
             continue
@@ -167,6 +190,10 @@ def check_against_database(doc: Document, known: Known) -> list[Problem]:
             if hidden_at is None:
                 problems.append(Problem(f"{feedback.path}.hidden_at", "required when hidden_on_profile is true"))
 
+
+def _check_periods(doc: Document, known: Known, references: _References, problems: list[Problem]) -> None:
+    """References, loss reason iff ended, dates in order, and at most one current period per subject once
+    the file is merged with the database."""
     current: dict[tuple[str, str], dict[dt.date, str | None]] = defaultdict(dict)
     for subject, stored_periods in known.periods.items():
         for period in stored_periods:
@@ -174,7 +201,7 @@ def check_against_database(doc: Document, known: Known) -> list[Problem]:
                 current[subject][period.started_on] = None
     for record in doc.top_rated_periods:
         for kind in ("freelancer", "agency"):
-            check_reference(record, kind, kind)
+            references.check(record, kind, kind)
         subject, started = record.subject, record.get("started_on")
         if subject is None or started is None:
             continue
@@ -182,24 +209,36 @@ def check_against_database(doc: Document, known: Known) -> list[Problem]:
         if {"ended_on", "loss_reason"} & record.invalid:
             continue
         ended = _merged(record, "ended_on", stored.ended_on if stored else None)
-        reason = _merged(record, "loss_reason", stored.loss_reason if stored else None)
-        where = "" if stored is None else " (the database has it current)"
-        if ended is not None and reason is None:
-            problems.append(
-                Problem(
-                    f"{record.path}.loss_reason",
-                    f"required when ended_on is set: one of {', '.join(LossReason.values)}",
-                )
-            )
-        if ended is None and reason is not None:
-            problems.append(
-                Problem(f"{record.path}.loss_reason", f"must be null while the period is current (no ended_on){where}")
-            )
+        _check_loss_reason(
+            record,
+            ended,
+            _merged(record, "loss_reason", stored.loss_reason if stored else None),
+            stored_current=stored is not None,
+            problems=problems,
+        )
         _check_order(record, "started_on", "ended_on", started, stored.ended_on if stored else None, problems)
         if ended is None:
             current[subject][started] = record.path
         else:
             current[subject].pop(started, None)
+    _check_one_current_period(current, problems)
+
+
+def _check_loss_reason(record: Record, ended, reason, *, stored_current: bool, problems: list[Problem]) -> None:
+    where = " (the database has it current)" if stored_current else ""
+    if ended is not None and reason is None:
+        problems.append(
+            Problem(
+                f"{record.path}.loss_reason", f"required when ended_on is set: one of {', '.join(LossReason.values)}"
+            )
+        )
+    if ended is None and reason is not None:
+        problems.append(
+            Problem(f"{record.path}.loss_reason", f"must be null while the period is current (no ended_on){where}")
+        )
+
+
+def _check_one_current_period(current: dict[tuple[str, str], dict[dt.date, str | None]], problems) -> None:
     for (kind, public_id), periods in current.items():
         if len(periods) < 2:
             continue
@@ -215,4 +254,3 @@ def check_against_database(doc: Document, known: Known) -> list[Problem]:
                         ),
                     )
                 )
-    return problems
