@@ -136,3 +136,49 @@ def test_no_ticket_row_is_locked_while_the_mail_server_talks(settings):
     settings.EMAIL_BACKEND = f"{__name__}.Probe"
     assert services.send_delivery(delivery.pk) is True
     assert Probe.seen == [ticket.pk, False]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_at_once_send_the_email_once():
+    """A redelivered task and the sweep's resend running at the same moment: one claims the delivery, the
+    other finds it held (or sent) and sends nothing."""
+    import threading
+
+    from django.db import connections
+
+    ticket = submitted()
+    delivery = EmailDelivery.objects.get(about_id=ticket.pk, kind="submitted")
+    EmailDelivery.objects.filter(pk=delivery.pk).update(sent_at=None, claimed_at=None)
+    mail.outbox.clear()
+    barrier = threading.Barrier(2)
+    results = []
+
+    def send():
+        try:
+            barrier.wait()
+            results.append(services.send_delivery(delivery.pk))
+        finally:
+            connections["default"].close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True]
+    assert len(mail.outbox) == 1
+    assert EmailDelivery.objects.get(pk=delivery.pk).attempts == 2  # the first, automatic send and this one
+
+
+@pytest.mark.django_db
+def test_work_held_back_is_listed_not_sent(django_capture_on_commit_callbacks):
+    """The demo's way to build history: tasks queued inside ``held_back()`` are kept, not sent."""
+    from perkdesk.queueing import held_back
+
+    with held_back() as held, django_capture_on_commit_callbacks(execute=True) as callbacks:
+        ticket = submitted()
+    assert callbacks == [] and mail.outbox == []
+    delivery = EmailDelivery.objects.get(about_id=ticket.pk, kind="submitted")
+    assert [(task, args) for task, args in held] == [("outbox.send_email", (delivery.pk,))]
+    assert delivery.sent_at is None
