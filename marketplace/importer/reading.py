@@ -114,12 +114,22 @@ class _Seen:
 
 
 def read_document(data: Any) -> Document:
-    """Every problem visible in the file alone: shapes, types, formats, ranges, choices, duplicates."""
+    """Every problem visible in the file alone: shapes, types, formats, ranges, choices, duplicates. One reader
+    per section, in the file's order."""
     doc = Document()
-    problems = doc.problems
     if not isinstance(data, dict):
-        problems.append(Problem(TOP_LEVEL, f"must be a JSON object with the lists {', '.join(SECTIONS)}"))
+        doc.problems.append(Problem(TOP_LEVEL, f"must be a JSON object with the lists {', '.join(SECTIONS)}"))
         return doc
+    _check_top_level(data, doc.problems)
+    sections = _Sections(data, doc.problems)
+    _read_subjects(doc, sections)
+    _read_memberships(doc, sections)
+    _read_contracts(doc, sections)
+    _read_periods(doc, sections)
+    return doc
+
+
+def _check_top_level(data: dict, problems: list[Problem]) -> None:
     for name in getattr(data, "duplicate_keys", ()):
         problems.append(Problem(name, "given more than once at the top level"))
     for name in data:
@@ -128,63 +138,73 @@ def read_document(data: Any) -> Document:
             hint = f' (did you mean "{close[0]}"?)' if close else ""
             problems.append(Problem(name, f"unknown field{hint}; the file holds {', '.join(SECTIONS)}"))
 
-    def items(section):
-        value = data.get(section, [])
+
+class _Sections:
+    """The file's lists, each item with its JSON path; a section that is not a list is a problem."""
+
+    def __init__(self, data: dict, problems: list[Problem]):
+        self.data = data
+        self.problems = problems
+
+    def items(self, section: str) -> list[tuple[str, Any]]:
+        value = self.data.get(section, [])
         if not isinstance(value, list):
-            problems.append(Problem(section, f"must be a list (got {_kind(value)})"))
+            self.problems.append(Problem(section, f"must be a list (got {_kind(value)})"))
             return []
         return [(f"{section}[{i}]", item) for i, item in enumerate(value)]
 
+
+def _read_subjects(doc: Document, sections: _Sections) -> None:
+    """Freelancers, agencies and clients: each public_id (and login) once."""
+    problems = doc.problems
     for section, fields in (
         ("freelancers", FREELANCER_FIELDS),
         ("agencies", AGENCY_FIELDS),
         ("clients", CLIENT_FIELDS),
     ):
         ids, usernames = _Seen(), _Seen()
-        for path, item in items(section):
+        for path, item in sections.items(section):
             record = _read_object(item, path, fields, problems)
             if record is None:
                 continue
             getattr(doc, section).append(record)
             if _require_keys(record, KEY_FIELDS[section], problems):
-                ids.check(
-                    record.values["public_id"],
-                    f"{path}.public_id",
-                    problems,
-                    f"duplicate {_shown(record.values['public_id'])}",
-                )
+                public_id = record.values["public_id"]
+                ids.check(public_id, f"{path}.public_id", problems, f"duplicate {_shown(public_id)}")
             if record.get("username") is not None:
-                usernames.check(
-                    record.values["username"],
-                    f"{path}.username",
-                    problems,
-                    f"duplicate {_shown(record.values['username'])}",
-                )
+                username = record.values["username"]
+                usernames.check(username, f"{path}.username", problems, f"duplicate {_shown(username)}")
 
+
+def _read_memberships(doc: Document, sections: _Sections) -> None:
     pairs = _Seen()
-    for path, item in items("memberships"):
-        record = _read_object(item, path, MEMBERSHIP_FIELDS, problems)
+    for path, item in sections.items("memberships"):
+        record = _read_object(item, path, MEMBERSHIP_FIELDS, doc.problems)
         if record is None:
             continue
         doc.memberships.append(record)
-        if _require_keys(record, KEY_FIELDS["memberships"], problems):
+        if _require_keys(record, KEY_FIELDS["memberships"], doc.problems):
+            agency, freelancer = record.values["agency"], record.values["freelancer"]
             pairs.check(
-                (record.values["agency"], record.values["freelancer"]),
+                (agency, freelancer),
                 path,
-                problems,
-                f"duplicate membership of {_shown(record.values['freelancer'])} in {_shown(record.values['agency'])}",
+                doc.problems,
+                f"duplicate membership of {_shown(freelancer)} in {_shown(agency)}",
             )
 
+
+def _read_contracts(doc: Document, sections: _Sections) -> None:
+    """Contracts, each number once, and the feedback inside each."""
+    problems = doc.problems
     numbers = _Seen()
-    for path, item in items("contracts"):
+    for path, item in sections.items("contracts"):
         record = _read_object(item, path, CONTRACT_FIELDS, problems, extra=("feedback",))
         if record is None:
             continue
         doc.contracts.append(record)
         if _require_keys(record, KEY_FIELDS["contracts"], problems):
-            numbers.check(
-                record.values["number"], f"{path}.number", problems, f"duplicate {_shown(record.values['number'])}"
-            )
+            number = record.values["number"]
+            numbers.check(number, f"{path}.number", problems, f"duplicate {_shown(number)}")
         if "feedback" in item:
             feedback_path = f"{path}.feedback"
             if item["feedback"] is None:
@@ -192,8 +212,12 @@ def read_document(data: Any) -> Document:
             else:
                 record.feedback = _read_object(item["feedback"], feedback_path, FEEDBACK_FIELDS, problems)
 
+
+def _read_periods(doc: Document, sections: _Sections) -> None:
+    """Top Rated periods: exactly one subject each, and one period per subject and start."""
+    problems = doc.problems
     periods = _Seen()
-    for path, item in items("top_rated_periods"):
+    for path, item in sections.items("top_rated_periods"):
         record = _read_object(item, path, TOP_RATED_PERIOD_FIELDS, problems)
         if record is None:
             continue
@@ -204,10 +228,10 @@ def read_document(data: Any) -> Document:
         has_start = _require_keys(record, KEY_FIELDS["top_rated_periods"], problems)
         if has_start and record.subject is not None:
             kind, public_id = record.subject
+            started = record.values["started_on"]
             periods.check(
-                (kind, public_id, record.values["started_on"]),
+                (kind, public_id, started),
                 f"{path}.started_on",
                 problems,
-                f"duplicate period of {kind} {_shown(public_id)} starting {record.values['started_on'].isoformat()}",
+                f"duplicate period of {kind} {_shown(public_id)} starting {started.isoformat()}",
             )
-    return doc
