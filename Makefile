@@ -13,7 +13,7 @@ export DJANGO_ENV
 COMPILE := $(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links --resolver=backtracking
 
-.PHONY: venv run test worker beat lint migrate seed check clean lock static
+.PHONY: venv run test worker beat lint mypy migrate seed check clean lock static
 
 $(VENV)/.installed: requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,8 +46,18 @@ beat: venv
 	mkdir -p var
 	$(VENV)/bin/celery -A perkdesk beat --loglevel=INFO --schedule=var/celerybeat-schedule
 
+# Typed modules: mypy with django-stubs must stay clean on these (pyproject.toml [tool.mypy]).
+MYPY_PATHS := requests_app/domain.py requests_app/eligibility.py requests_app/services requests_app/selectors.py \
+	jss/services jss/selectors.py jss/engine.py marketplace/selectors.py outbox/services.py
+
+mypy: venv
+	$(VENV)/bin/mypy $(MYPY_PATHS)
+
 lint: venv
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy $(MYPY_PATHS)
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 

@@ -21,8 +21,8 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
-from perkdesk.bulkload import BulkWriter, reset_sequences
-from perkdesk.marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer, TopRatedPeriod
+from bench.bulkload import BulkWriter, reset_sequences
+from marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer, TopRatedPeriod
 from requests_app.models import RemovalRequest, RequestEvent
 
 PASSWORD = "perkdesk"
@@ -275,8 +275,8 @@ def generate(requests: int, *, seed=1, now=None, progress=print) -> QueueCounts:
             progress("timelines")
             counts.events = writer.write(
                 RequestEvent,
-                ["request_id", "created_at", "actor_id", "kind", "message", "public"],
-                (event for r in rows for event in _events(r, first_user)),
+                ["request_id", "created_at", "actor_id", "kind", "message", "public", "data"],
+                ((*event, "{}") for r in rows for event in _events(r, first_user)),
             )
             reset_sequences(cursor, [User, Freelancer, Agency, Client, Contract, RemovalRequest])
     if connection.vendor == "postgresql":

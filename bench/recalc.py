@@ -176,11 +176,16 @@ def clear_scores() -> None:
                 cursor.execute(f"DELETE FROM {table}")
     # Every run records the same outcomes: the bench's applied requests go back to "pending" (bench data
     # only: a real database never loses a timeline event).
+    from bench.bulkload import timeline_unguarded
+    from jss.models import JssExclusion
+    from outbox.models import EmailDelivery
     from requests_app.models import RemovalRequest, RequestEvent
 
-    with transaction.atomic():
+    with timeline_unguarded():
         RequestEvent.objects.filter(kind__in=["jss_outcome", "email_sent"], request__status="applied").delete()
+        EmailDelivery.objects.filter(kind="jss_outcome").delete()
         RemovalRequest.objects.filter(status="applied").exclude(jss_outcome="pending").update(jss_outcome="pending")
+        JssExclusion.objects.exclude(outcome="pending").update(outcome="pending", outcome_as_of=None)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE jss_scoresnapshot")

@@ -1,14 +1,70 @@
 from django.contrib import admin
+from django.template.loader import render_to_string
 
+from jss import chart, explain, selectors
 from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk, TopRatedEvaluation
-from perkdesk.marketplace.admin import ReadOnlyAdminMixin
+from marketplace import admin as marketplace_admin
+from marketplace.admin import ReadOnlyAdminMixin
+from marketplace.models import Agency, Freelancer
+
+
+def jss_panel(*, freelancer_id=None, agency_id=None):
+    """The JSS history chart (server-rendered SVG) and the latest detail, readable: four queries."""
+    subject = {"freelancer_id": freelancer_id, "agency_id": agency_id}
+    history = selectors.score_history(**subject)
+    latest = selectors.latest_snapshot(**subject) if history else None
+    detail = latest.detail if latest is not None else {}
+    numbers = selectors.contract_numbers(explain.contract_ids(detail)) if explain.contract_ids(detail) else {}
+    context = {
+        "chart": chart.build_chart(history),
+        "history_len": len(history),
+        "latest": latest,
+        "explanation": explain.explain(detail, numbers),
+        "evaluation": selectors.latest_evaluation(**subject),
+        "subject_kind": "agency" if agency_id is not None else "freelancer",
+    }
+    return render_to_string("admin/marketplace/jss_panel.html", context)
+
+
+class JssMedia:
+    css = {"all": ("jss/admin.css",)}
+
+
+# The freelancer and agency pages get their JSS section here: marketplace sits below jss and never imports it.
+JSS_SECTION = ("Job Success Score", {"fields": ("job_success_score",)})
+
+admin.site.unregister(Freelancer)
+admin.site.unregister(Agency)
+
+
+@admin.register(Freelancer)
+class FreelancerAdmin(marketplace_admin.FreelancerAdmin):
+    readonly_fields = (*marketplace_admin.FreelancerAdmin.readonly_fields, "job_success_score")
+    fieldsets = [*marketplace_admin.FreelancerAdmin.fieldsets, JSS_SECTION]
+    Media = JssMedia
+
+    @admin.display(description="History and latest detail")
+    def job_success_score(self, obj):
+        return jss_panel(freelancer_id=obj.pk)
+
+
+@admin.register(Agency)
+class AgencyAdmin(marketplace_admin.AgencyAdmin):
+    readonly_fields = (*marketplace_admin.AgencyAdmin.readonly_fields, "job_success_score")
+    fieldsets = [*marketplace_admin.AgencyAdmin.fieldsets, JSS_SECTION]
+    Media = JssMedia
+
+    @admin.display(description="History and latest detail")
+    def job_success_score(self, obj):
+        return jss_panel(agency_id=obj.pk)
 
 
 @admin.register(JssExclusion)
 class JssExclusionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("contract", "removal_request", "created_at")
-    search_fields = ("=contract__number", "=removal_request__ticket_number")
-    list_select_related = ("contract", "removal_request")
+    list_display = ("contract", "created_at", "outcome", "outcome_as_of")
+    list_filter = ("outcome",)
+    search_fields = ("=contract__number",)
+    list_select_related = ("contract",)
 
     def get_actions(self, request):
         return {}  # not even "delete selected": exclusions are permanent
@@ -36,7 +92,7 @@ class ScoreUpdateChunkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(TopRatedEvaluation)
 class TopRatedEvaluationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("__str__", "evaluated_on", "score", "weeks_at_90", "top_rated", "change", "notice_sent_at")
+    list_display = ("__str__", "evaluated_on", "score", "weeks_at_90", "top_rated", "change")
     list_filter = ("evaluated_on", "top_rated", "change")
     search_fields = ("freelancer__name", "agency__name", "freelancer__public_id", "agency__public_id")
     list_select_related = ("freelancer", "agency")

@@ -220,6 +220,7 @@ def _prepare(
             left_out.append((c.contract_id, reason))
             continue
         d = c.ended_on if c.ended_on is not None else c.last_payment_on
+        assert d is not None and result is not None  # _assess leaves out an active contract never paid
         if d > as_of or d <= start24:
             continue
         band = 0 if d > start3 else 1 if d > start6 else 2 if d > start12 else 3
@@ -438,7 +439,7 @@ def from_tallies(
     batch update sums them in SQL): ``tallies`` holds the 3m, 6m, 12m and 24m windows as (contracts,
     distinct clients, positive, negative, all weight), weights in quarter units (1.25 == 5); ``left_out``
     holds (contract_id, reason) pairs in any order."""
-    tallies = [tuple(tally) for tally in tallies]
+    tallies = [(t[0], t[1], t[2], t[3], t[4]) for t in tallies]
     scores = _scores(tallies)
     window, current = _displayed(scores)
     return _result(as_of, _starts(as_of), tallies, scores, window, current, sorted(left_out), [], {})

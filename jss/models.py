@@ -3,7 +3,19 @@
 from django.db import models
 from django.db.models import Q
 
-from perkdesk.marketplace.models import EXACTLY_ONE_SUBJECT
+from marketplace.models import EXACTLY_ONE_SUBJECT
+
+
+class Outcome(models.TextChoices):
+    """What the latest scheduled update did with a perk exclusion (SPEC §5, the no-harm rule)."""
+
+    PENDING = "pending", "Pending the next JSS update"
+    EXCLUDED = "excluded", "Excluded from the JSS"
+    KEPT_NO_HARM = "kept_no_harm", "Kept in the JSS (removing it would lower the score)"
+
+
+# The only columns of an exclusion that may change after it is made: each scheduled update's verdict.
+OUTCOME_FIELDS = frozenset({"outcome", "outcome_as_of"})
 
 
 class PermanentQuerySet(models.QuerySet):
@@ -11,23 +23,26 @@ class PermanentQuerySet(models.QuerySet):
         raise PermissionError("Perk exclusions are permanent and cannot be deleted.")
 
     def update(self, **kwargs):
-        raise PermissionError("Perk exclusions are permanent and cannot be changed.")
+        if not kwargs or set(kwargs) - OUTCOME_FIELDS:
+            raise PermissionError("Perk exclusions are permanent: only their outcome can be changed.")
+        return super().update(**kwargs)
 
 
 class JssExclusion(models.Model):
     """A contract taken out of its subject's JSS by the perk. Permanent: the policy has no undo, so
-    the foreign keys protect it from cascades, and neither the model nor its queryset deletes it."""
+    the foreign keys protect it from cascades, and neither the model nor its queryset deletes it. It knows
+    nothing of tickets (SPEC §3 "Dependencies"): the ticket points here (``RemovalRequest.exclusion``)."""
 
     contract = models.OneToOneField("marketplace.Contract", on_delete=models.PROTECT, related_name="jss_exclusion")
-    removal_request = models.OneToOneField(
-        "requests_app.RemovalRequest", on_delete=models.PROTECT, related_name="jss_exclusion"
-    )
     created_at = models.DateTimeField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    outcome_as_of = models.DateField(null=True, blank=True, help_text="The scheduled update that decided it.")
 
     objects = PermanentQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(outcome__in=Outcome.values), name="exclusion_outcome_valid")]
 
     def __str__(self):
         return f"Exclusion of contract {self.contract_id}"
@@ -194,7 +209,6 @@ class TopRatedEvaluation(models.Model):
         related_name="evaluations",
         help_text="The period this evaluation opened or closed.",
     )
-    notice_sent_at = models.DateTimeField(null=True, blank=True, help_text="When the status-loss email went out.")
 
     class Meta:
         ordering = ["-evaluated_on"]

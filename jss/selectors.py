@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from jss.engine import ContractFacts
 from jss.models import JssExclusion, ScoreSnapshot
-from perkdesk.marketplace.models import Contract
+from marketplace.models import Contract
 
 # The columns ContractFacts is made of, in its field order; no Feedback row reads as two NULLs.
 FACT_COLUMNS = (
@@ -68,11 +68,11 @@ def latest_scores(freelancer_ids: Iterable[int] = (), agency_ids: Iterable[int] 
         wanted |= Q(freelancer_id__in=freelancer_ids, as_of=Subquery(latest_freelancer.values("as_of")[:1]))
     if agency_ids:
         wanted |= Q(agency_id__in=agency_ids, as_of=Subquery(latest_agency.values("as_of")[:1]))
-    scores = {}
+    scores: dict[tuple[str, int], ScoreSnapshot] = {}
     for snapshot in ScoreSnapshot.objects.filter(wanted).defer("detail"):
         if snapshot.freelancer_id is not None:
             scores[("freelancer", snapshot.freelancer_id)] = snapshot
-        else:
+        elif snapshot.agency_id is not None:
             scores[("agency", snapshot.agency_id)] = snapshot
     return scores
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
-from kombu.exceptions import OperationalError as BrokerError
 
 from jss import services
+from perkdesk.queueing import TRANSIENT
 
-TRANSIENT = (OperationalError, InterfaceError, BrokerError, ConnectionError)
 RETRY = dict(autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=600, max_retries=8)
 
 
@@ -44,8 +42,3 @@ def evaluate_top_rated(as_of=None):
     """Weekly from beat: opens and closes Top Rated periods; idempotent per ``as_of``."""
     result = services.evaluate_top_rated(as_of=_day(as_of))
     return {"outcome": result.outcome, "opened": result.opened, "closed": result.closed}
-
-
-@shared_task(name="jss.send_status_loss_notice", acks_late=True, **RETRY)
-def send_status_loss_notice(evaluation_id):
-    return services.send_status_loss_notice(evaluation_id)

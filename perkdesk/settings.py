@@ -45,9 +45,11 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "csp",
     "axes",
-    "perkdesk.marketplace",
+    "marketplace",
     "jss",
     "requests_app",
+    "outbox",
+    "demo",
     "perkdesk.ops",  # issue 13: production checks, heartbeats, metrics
 ]
 

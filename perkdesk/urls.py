@@ -20,5 +20,5 @@ urlpatterns = [
     path("accounts/logout/", views.SignOutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("requests_app.urls")),
-    path("", include("perkdesk.marketplace.urls")),
+    path("", include("marketplace.urls")),
 ]

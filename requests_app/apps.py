@@ -17,3 +17,10 @@ class RequestsAppConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_groups, sender=self, dispatch_uid="requests_app.sync_support_groups")
+
+        from jss.signals import outcomes_changed
+        from outbox.signals import email_sent
+        from requests_app import receivers
+
+        outcomes_changed.connect(receivers.record_jss_outcomes, dispatch_uid="requests_app.record_jss_outcomes")
+        email_sent.connect(receivers.note_email_sent, dispatch_uid="requests_app.note_email_sent")

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from perkdesk.ops import heartbeats
 from requests_app import reports
-from requests_app.reports import duration_text
+from requests_app.formatting import duration_text
 from requests_app.services.decisions import display_name
 
 CHART_HEIGHT = 120

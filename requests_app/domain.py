@@ -2,8 +2,30 @@
 
 Pure: no Django, no database, no clock. Services check every transition against
 ``TRANSITIONS`` through ``next_status`` before they save anything, so the table is
-enforced, not merely offered to the UI.
+enforced, not merely offered to the UI; the admin asks ``allowed_actions`` what to offer.
+
+Every status, scope, reason and threshold is defined here once; models, forms, admin, reports and the
+sweep take them from here.
 """
+
+from datetime import datetime, timedelta
+
+# --- refusals -----------------------------------------------------------------
+# One hierarchy for every business refusal, so callers (admin, views) catch ``Refused`` and show its
+# message. ``ValueError`` is left to programming errors.
+
+
+class Refused(Exception):
+    """The service refused: the message says why, in words an agent or a freelancer can act on."""
+
+
+class NotPermitted(Refused):
+    """The acting user may not do this (a service-level check behind the admin's own)."""
+
+
+class InvalidInput(Refused):
+    """What was asked breaks a rule of its own (a note with no text, an unknown reason, a too-long message)."""
+
 
 # --- statuses ---------------------------------------------------------------
 
@@ -21,7 +43,6 @@ STATUS_LABELS = {
     REJECTED: "Rejected",
     WITHDRAWN: "Withdrawn",
 }
-STATUS_CHOICES = tuple((status, STATUS_LABELS[status]) for status in STATUSES)
 
 # A request in an open status blocks another one for the same contract/subject.
 OPEN_STATUSES = (SUBMITTED, APPROVED)
@@ -53,7 +74,7 @@ _ACTION_PARTICIPLES = {
 }
 
 
-class InvalidTransition(Exception):
+class InvalidTransition(Refused):
     """An action that the status flow does not allow from the request's current status."""
 
     def __init__(self, current, action):
@@ -145,3 +166,22 @@ SCOPE_LABELS = {
     HIDE_PROFILE_AND_JSS: "Hide from profile and JSS",
 }
 SCOPE_CHOICES = tuple((scope, SCOPE_LABELS[scope]) for scope in SCOPES)
+SCOPE_SHORT_LABELS = {JSS_ONLY: "JSS only", HIDE_PROFILE_AND_JSS: "Profile + JSS"}  # the queue's narrow column
+
+# --- the 7-day promise ------------------------------------------------------------
+# A ticket is *at risk* from PERK_SLA_WARNING_DAYS after submission (when the sweep alerts the leads) until
+# its deadline, and *breached* from the deadline on, while it is open. The desk, the queue's filter and the
+# sweep use these two definitions and no other.
+
+
+def at_risk_window(*, sla_days: int, warning_days: int) -> timedelta:
+    """How long before the deadline a ticket turns at risk (2 days with the defaults 7 and 5)."""
+    return timedelta(days=max(0, sla_days - warning_days))
+
+
+def is_breached(*, sla_due_at: datetime, now: datetime) -> bool:
+    return sla_due_at <= now
+
+
+def is_at_risk(*, sla_due_at: datetime, now: datetime, window: timedelta) -> bool:
+    return now < sla_due_at <= now + window

@@ -39,6 +39,9 @@ import calendar
 import datetime
 from dataclasses import dataclass
 
+from requests_app.domain import Refused
+from requests_app.formatting import format_date
+
 CODES = (
     "account_inactive",
     "not_your_contract",
@@ -67,21 +70,6 @@ PLATFORMS = ("upwork", "elance")
 LOSS_REASONS = ("jss_dip", "suspension", "tos_violation", "other")
 LOSS_REASONS_WITHOUT_GRACE = ("suspension", "tos_violation")
 
-_MONTH_NAMES = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
 # The policy's own words for an account that is not active.
 _ACCOUNT_NOT_ACTIVE_DETAIL = (
     "This might be due to no account activity (earnings, payments, contracts, etc.) or "
@@ -89,11 +77,6 @@ _ACCOUNT_NOT_ACTIVE_DETAIL = (
     "the reason and whether or not you can take steps to reverse the suspension. Please "
     "review that email for more details."
 )
-
-
-def format_date(day):
-    """``14 March 2027``: no leading zero, English month names whatever the locale."""
-    return f"{day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
 
 
 def add_months(day, months):
@@ -240,7 +223,7 @@ class EligibilityReport:
         return ""
 
 
-class NotEligible(Exception):
+class NotEligible(Refused):
     """A request refused by the eligibility rules; ``reasons`` says why, every one."""
 
     def __init__(self, reasons, report=None):

@@ -1,10 +1,18 @@
-"""The emails a freelancer gets about a ticket: text and HTML, from templates/emails/."""
+"""The emails about a ticket: to the freelancer (text and HTML, from templates/emails/) and the SLA alerts to
+the support leads. Each is rendered in the transaction that makes it owed and handed to the outbox
+(``outbox.services``), which sends it after commit, once."""
+
+from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 
+from outbox.models import About
+from outbox.services import Email, owe_emails
 from requests_app import domain
+from requests_app.formatting import when
+from requests_app.models import EventKind
 
 SUBJECTS = {
     "submitted": "Your feedback removal request {ticket} has been submitted",
@@ -15,8 +23,14 @@ SUBJECTS = {
 }
 KINDS = tuple(SUBJECTS)
 
+SLA_ALERT_SUBJECTS = {
+    EventKind.SLA_AT_RISK: "[PerkDesk] SLA at risk: ticket {ticket} is due {due}",
+    EventKind.SLA_BREACHED: "[PerkDesk] SLA breached: ticket {ticket} missed the {days}-day promise",
+}
 
-def build_request_email(removal_request, kind) -> EmailMultiAlternatives:
+
+def request_email(removal_request, kind, *, agent_message: str = "") -> Email:
+    """The freelancer's email of ``kind`` about this ticket, rendered."""
     context = {
         "r": removal_request,
         "contract": removal_request.contract,
@@ -25,25 +39,86 @@ def build_request_email(removal_request, kind) -> EmailMultiAlternatives:
         "rejection_message": (
             domain.REJECTION_REASONS[removal_request.rejection_reason][1] if removal_request.rejection_reason else ""
         ),
-        "agent_message": _agent_message(removal_request) if kind == "rejected" else "",
+        "agent_message": agent_message,
         "sla_days": settings.PERK_SLA_DAYS,
     }
-    text = render_to_string(f"emails/{kind}.txt", context)
-    html = render_to_string(f"emails/{kind}.html", context)
-    recipient = removal_request.requested_by.email
-    message = EmailMultiAlternatives(
+    return Email(
         subject=SUBJECTS[kind].format(ticket=removal_request.ticket_number),
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[recipient],
+        text=render_to_string(f"emails/{kind}.txt", context),
+        html=render_to_string(f"emails/{kind}.html", context),
     )
-    message.attach_alternative(html, "text/html")
-    return message
 
 
-def _agent_message(removal_request):
-    event = removal_request.events.filter(kind="rejected").order_by("-created_at").first()
-    if event is None:
-        return ""
-    canned = domain.REJECTION_REASONS[removal_request.rejection_reason][1]
-    return event.message.removeprefix(canned).strip()
+def owe_request_emails(owed, *, now) -> None:
+    """In the caller's transaction: each (ticket, kind, event, agent_message) owes its requester one email,
+    recorded in the outbox in one INSERT and sent after commit. The event is the occasion: one email per
+    event, however often the sending is retried."""
+    owe_emails(
+        [
+            (
+                About.REMOVAL_REQUEST,
+                removal_request.pk,
+                kind,
+                event.pk,
+                removal_request.requested_by.email,
+                request_email(removal_request, kind, agent_message=agent_message),
+            )
+            for removal_request, kind, event, agent_message in owed
+        ],
+        now=now,
+    )
+
+
+def owe_request_email(removal_request, kind, *, event, now, agent_message: str = "") -> None:
+    owe_request_emails([(removal_request, kind, event, agent_message)], now=now)
+
+
+# --- the leads' SLA alert ------------------------------------------------------------------------------------
+
+LEADS_GROUP = "Support leads"
+
+
+def lead_emails() -> list[str]:
+    User = get_user_model()
+    return sorted(
+        set(
+            User.objects.filter(groups__name=LEADS_GROUP, is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
+
+
+def sla_alert_email(removal_request, kind, *, now) -> Email:
+    site_url = settings.SITE_URL.rstrip("/")
+    context = {
+        "r": removal_request,
+        "contract": removal_request.contract,
+        "subject": removal_request.subject,
+        "scope_label": domain.SCOPE_LABELS[removal_request.scope],
+        "status_label": domain.STATUS_LABELS[removal_request.status],
+        "site_url": site_url,
+        "admin_url": f"{site_url}/admin/requests_app/removalrequest/{removal_request.pk}/change/",
+        "desk_url": f"{site_url}/desk/",
+        "sla_days": settings.PERK_SLA_DAYS,
+        "open_for": now - removal_request.submitted_at,  # how long it had been open when the alert was raised
+    }
+    return Email(
+        subject=SLA_ALERT_SUBJECTS[kind].format(
+            ticket=removal_request.ticket_number,
+            due=when(removal_request.sla_due_at, "j M, H:i T"),
+            days=settings.PERK_SLA_DAYS,
+        ),
+        text=render_to_string(f"emails/{kind}.txt", context),
+        html=render_to_string(f"emails/{kind}.html", context),
+    )
+
+
+def owe_sla_alert(removal_request, kind, *, event, now) -> int:
+    """In the alert's transaction: one email to each support lead. Returns how many are owed."""
+    recipients = lead_emails()
+    email = sla_alert_email(removal_request, kind, now=now)
+    owed = owe_emails(
+        [(About.REMOVAL_REQUEST, removal_request.pk, str(kind), event.pk, to, email) for to in recipients], now=now
+    )
+    return len(owed)

@@ -7,6 +7,7 @@ from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 
+from jss.models import Outcome as JssOutcome
 from requests_app import domain
 
 
@@ -30,33 +31,28 @@ def private_storage():
     return PrivateStorage()
 
 
+# The vocabulary is domain's; these are its values and labels as model choices, nothing more.
 class Status(models.TextChoices):
-    SUBMITTED = domain.SUBMITTED, "Submitted"
-    APPROVED = domain.APPROVED, "Approved"
-    APPLIED = domain.APPLIED, "Applied"
-    REJECTED = domain.REJECTED, "Rejected"
-    WITHDRAWN = domain.WITHDRAWN, "Withdrawn"
+    SUBMITTED = domain.SUBMITTED, domain.STATUS_LABELS[domain.SUBMITTED]
+    APPROVED = domain.APPROVED, domain.STATUS_LABELS[domain.APPROVED]
+    APPLIED = domain.APPLIED, domain.STATUS_LABELS[domain.APPLIED]
+    REJECTED = domain.REJECTED, domain.STATUS_LABELS[domain.REJECTED]
+    WITHDRAWN = domain.WITHDRAWN, domain.STATUS_LABELS[domain.WITHDRAWN]
 
 
 class Scope(models.TextChoices):
-    JSS_ONLY = domain.JSS_ONLY, "JSS only"
-    HIDE_PROFILE_AND_JSS = domain.HIDE_PROFILE_AND_JSS, "Hide from profile and JSS"
-
-
-class JssOutcome(models.TextChoices):
-    PENDING = "pending", "Pending the next JSS update"
-    EXCLUDED = "excluded", "Excluded from the JSS"
-    KEPT_NO_HARM = "kept_no_harm", "Kept in the JSS (removing it would lower the score)"
+    JSS_ONLY = domain.JSS_ONLY, domain.SCOPE_LABELS[domain.JSS_ONLY]
+    HIDE_PROFILE_AND_JSS = domain.HIDE_PROFILE_AND_JSS, domain.SCOPE_LABELS[domain.HIDE_PROFILE_AND_JSS]
 
 
 class RejectionReason(models.TextChoices):
-    NOT_ELIGIBLE = "not_eligible", "Not eligible"
-    SCREENSHOT_INVALID = "screenshot_invalid", "Screenshot invalid"
-    DUPLICATE = "duplicate", "Duplicate request"
-    OTHER = "other", "Other"
+    NOT_ELIGIBLE = domain.NOT_ELIGIBLE, domain.REJECTION_REASONS[domain.NOT_ELIGIBLE][0]
+    SCREENSHOT_INVALID = domain.SCREENSHOT_INVALID, domain.REJECTION_REASONS[domain.SCREENSHOT_INVALID][0]
+    DUPLICATE = domain.DUPLICATE, domain.REJECTION_REASONS[domain.DUPLICATE][0]
+    OTHER = domain.OTHER, domain.REJECTION_REASONS[domain.OTHER][0]
 
 
-OPEN = [Status.SUBMITTED, Status.APPROVED]
+OPEN = [Status(status) for status in domain.OPEN_STATUSES]
 
 
 class RemovalRequest(models.Model):
@@ -86,6 +82,16 @@ class RemovalRequest(models.Model):
     jss_outcome = models.CharField(max_length=16, choices=JssOutcome.choices, default=JssOutcome.PENDING)
     screenshot = models.FileField(storage=private_storage, upload_to="screenshots/", null=True, blank=True)
     screenshot_content_type = models.CharField(max_length=64, blank=True, default="")
+    # The exclusion this request made, set when it is applied. The link lives here, not on the exclusion:
+    # jss sits below requests_app and knows nothing of tickets (SPEC §3 "Dependencies").
+    exclusion = models.OneToOneField(
+        "jss.JssExclusion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="removal_request",
+    )
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -180,7 +186,7 @@ class EventKind(models.TextChoices):
 
 
 class RequestEvent(models.Model):
-    """Append-only: events are written by services and never edited."""
+    """Append-only: events are written by services and never edited (PostgreSQL refuses UPDATE and DELETE)."""
 
     request = models.ForeignKey(RemovalRequest, on_delete=models.PROTECT, related_name="events")
     created_at = models.DateTimeField()
@@ -188,7 +194,8 @@ class RequestEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="request_events"
     )
     kind = models.CharField(max_length=16, choices=EventKind.choices)
-    message = models.TextField(blank=True, default="")
+    message = models.TextField(blank=True, default="")  # for people: code never parses it
+    data = models.JSONField(default=dict, blank=True)  # the event's facts: an email's kind, a reason, an outcome
     public = models.BooleanField(default=True)
 
     class Meta:

@@ -5,8 +5,9 @@ PostgreSQL answers from the covering indexes of migration 0004 without visiting 
 
 Definitions (shown on the page too):
 
-- **At risk**: open (submitted or approved) with less than ``PERK_SLA_DAYS - PERK_SLA_WARNING_DAYS`` days
-  (48 hours by default) left before ``sla_due_at``; **breached**: open and past ``sla_due_at``.
+- **At risk** and **breached**: ``domain.is_at_risk`` / ``domain.is_breached`` (as SQL in ``selectors``): open,
+  at most ``PERK_SLA_DAYS - PERK_SLA_WARNING_DAYS`` days (48 hours by default) before ``sla_due_at``, or past
+  it. The sweep alerts the leads on the same definition.
 - **SLA compliance** over the last N days: of the requests whose deadline fell in those days and that were
   not rejected or withdrawn (the perk owed them an exclusion), the share applied by ``sla_due_at``
   (``submitted_at`` + ``PERK_SLA_DAYS``). A request still open past its deadline counts as late.
@@ -19,45 +20,22 @@ Definitions (shown on the page too):
 import datetime as dt
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Func, IntegerField, Q
 from django.db.models.functions import TruncWeek
 
 from requests_app.models import OPEN, JssOutcome, RemovalRequest, Status
+from requests_app.selectors import at_risk_q, at_risk_window, breached_q
+
+__all__ = ["at_risk_q", "at_risk_window", "breached_q"]  # the one definition, for the admin and the desk
 
 WINDOWS = (30, 90)
 WEEKS = 12
 URGENT_LIMIT = 25
 
 
-def duration_text(delta: dt.timedelta) -> str:
-    """``2d 4h``, ``5h 10m``, ``12m``: the two largest units, rounded down."""
-    minutes = max(0, int(delta.total_seconds() // 60))
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    return f"{minutes}m"
-
-
-def at_risk_window() -> dt.timedelta:
-    """How long before the deadline a ticket is at risk: when the sweep raises the at-risk alert."""
-    return dt.timedelta(days=max(1, settings.PERK_SLA_DAYS - settings.PERK_SLA_WARNING_DAYS))
-
-
 def open_requests():
     return RemovalRequest.objects.filter(status__in=OPEN)
-
-
-def at_risk_q(now) -> Q:
-    return Q(status__in=OPEN, sla_due_at__gte=now, sla_due_at__lt=now + at_risk_window())
-
-
-def breached_q(now) -> Q:
-    return Q(status__in=OPEN, sla_due_at__lt=now)
 
 
 # --- the queues -------------------------------------------------------------------------------------
@@ -79,8 +57,8 @@ def queue_counts(*, user, now) -> QueueCounts:
         submitted_unassigned=Count("sla_due_at", filter=Q(status=Status.SUBMITTED, assigned_to__isnull=True)),
         mine=Count("sla_due_at", filter=Q(assigned_to_id=user.pk)),
         approved_waiting=Count("sla_due_at", filter=Q(status=Status.APPROVED)),
-        at_risk=Count("sla_due_at", filter=Q(sla_due_at__gte=now, sla_due_at__lt=now + at_risk_window())),
-        breached=Count("sla_due_at", filter=Q(sla_due_at__lt=now)),
+        at_risk=Count("sla_due_at", filter=at_risk_q(now)),
+        breached=Count("sla_due_at", filter=breached_q(now)),
         open=Count("sla_due_at"),
     )
     return QueueCounts(**row)

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet
 
-from perkdesk.marketplace.models import (
+from marketplace.models import (
     AGENCY_REQUESTER_ROLES,
+    Agency,
     AgencyMembership,
     Contract,
     Freelancer,
     Platform,
     TopRatedPeriod,
 )
+from requests_app import domain
 from requests_app.eligibility import EligibilityFacts
 from requests_app.models import OPEN, EventKind, RemovalRequest, RequestEvent, Status
 
@@ -185,27 +190,33 @@ def subject_states(keys: Iterable[tuple[str, int]], *, today) -> dict[tuple[str,
     freelancer_ids = [pk for kind, pk in keys if kind == "freelancer"]
     agency_ids = [pk for kind, pk in keys if kind == "agency"]
 
-    periods: dict[tuple[str, int], list[dict]] = {key: [] for key in keys}
+    periods: dict[tuple[str, int], list[dict[str, Any]]] = {key: [] for key in keys}
     period_scope = Q(freelancer_id__in=freelancer_ids) | Q(agency_id__in=agency_ids)
-    for row in TopRatedPeriod.objects.filter(period_scope, started_on__lte=today).values(
+    for period in TopRatedPeriod.objects.filter(period_scope, started_on__lte=today).values(
         "freelancer_id", "agency_id", "started_on", "ended_on", "loss_reason"
     ):
-        key = ("agency", row["agency_id"]) if row["agency_id"] is not None else ("freelancer", row["freelancer_id"])
-        periods[key].append(row)
+        key = _subject_key(period)
+        periods[key].append(dict(period))
     for key, rows in periods.items():
         state = states[key]
         state.top_rated_now, state.status_lost_on, state.status_loss_reason = latest_period_state(rows, today=today)
 
     subjects = Q(freelancer_id__in=freelancer_ids, agency__isnull=True) | Q(agency_id__in=agency_ids)
-    for row in RemovalRequest.objects.filter(subjects, status__in=[*OPEN, Status.APPLIED]).values(
+    for ticket in RemovalRequest.objects.filter(subjects, status__in=[*OPEN, Status.APPLIED]).values(
         "ticket_number", "contract_id", "freelancer_id", "agency_id", "status", "is_special_offer", "submitted_at"
     ):
-        key = ("agency", row["agency_id"]) if row["agency_id"] is not None else ("freelancer", row["freelancer_id"])
-        submitted_on = row["submitted_at"].date()
+        key = _subject_key(ticket)
+        submitted_on = ticket["submitted_at"].date()
         states[key].tickets.append(
-            TicketRow(row["ticket_number"], row["contract_id"], row["status"], row["is_special_offer"], submitted_on)
+            TicketRow(
+                ticket["ticket_number"],
+                ticket["contract_id"],
+                ticket["status"],
+                ticket["is_special_offer"],
+                submitted_on,
+            )
         )
-        if row["status"] in COUNTED and not row["is_special_offer"]:
+        if ticket["status"] in COUNTED and not ticket["is_special_offer"]:
             last = states[key].last_counted_on
             states[key].last_counted_on = submitted_on if last is None else max(last, submitted_on)
 
@@ -223,13 +234,10 @@ def subject_states(keys: Iterable[tuple[str, int]], *, today) -> dict[tuple[str,
             .values("freelancer_id", "agency_id")
             .annotate(n=Count("id"))
         )
-        for row in counts:
-            if row["agency_id"] is not None:
-                key = ("agency", row["agency_id"])
-            else:
-                key = ("freelancer", row["freelancer_id"])
+        for count in counts:
+            key = _subject_key(count)
             if key in states and states[key].last_counted_on:
-                states[key].upwork_jobs_ended_since += row["n"]
+                states[key].upwork_jobs_ended_since += count["n"]
     return states
 
 
@@ -315,3 +323,89 @@ def eligibility_facts(
         contract_number=number,
     )
     return facts, contract
+
+
+# --- the 7-day promise: at risk and breached (domain.is_at_risk / is_breached, as SQL) ---------------------
+
+
+def at_risk_window() -> dt.timedelta:
+    return domain.at_risk_window(sla_days=settings.PERK_SLA_DAYS, warning_days=settings.PERK_SLA_WARNING_DAYS)
+
+
+def at_risk_q(now: dt.datetime) -> Q:
+    """Open, deadline not passed, and within ``at_risk_window`` of it: ``domain.is_at_risk``."""
+    return Q(status__in=OPEN, sla_due_at__gt=now, sla_due_at__lte=now + at_risk_window())
+
+
+def breached_q(now: dt.datetime) -> Q:
+    """Open and the deadline passed: ``domain.is_breached``."""
+    return Q(status__in=OPEN, sla_due_at__lte=now)
+
+
+def _subject_key(row: Mapping[str, Any]) -> tuple[str, int]:
+    """("agency", id) for a row with an agency, else ("freelancer", id)."""
+    if row["agency_id"] is not None:
+        return ("agency", row["agency_id"])
+    return ("freelancer", row["freelancer_id"])
+
+
+# --- the agents' queue (requests_app.admin) -------------------------------------------------------------
+
+# A name search that matches more people than this is too broad to be useful (and to stay on indexes).
+MAX_NAME_MATCHES = 500
+TICKET_PAGE_RELATED = (
+    "contract",
+    "contract__client",
+    "freelancer",
+    "freelancer__user",
+    "agency",
+    "requested_by",
+    "assigned_to",
+    "decided_by",
+)
+QUEUE_ROW_RELATED = ("contract", "freelancer", "agency", "assigned_to")
+
+
+class SearchTooBroad(Exception):
+    """A name search matching more than MAX_NAME_MATCHES people or agencies."""
+
+
+def queue_search_q(term: str) -> Q:
+    """The tickets a queue search means, by the shape of the term; index-friendly lookups, never an OR across
+    joined tables. A ticket number or Contract ID (digits), an email, or a freelancer or agency name."""
+    if term.isdigit():
+        contracts = list(Contract.objects.filter(number=term).values_list("pk", flat=True)[:1])
+        return Q(ticket_number=term) | Q(contract_id__in=contracts)
+    if "@" in term:
+        users = list(get_user_model().objects.filter(email__iexact=term).values_list("pk", flat=True)[:50])
+        freelancers = list(Freelancer.objects.filter(user_id__in=users).values_list("pk", flat=True))
+        return Q(freelancer_id__in=freelancers) | Q(requested_by_id__in=users)
+    freelancers = list(
+        Freelancer.objects.filter(name__icontains=term).values_list("pk", flat=True)[: MAX_NAME_MATCHES + 1]
+    )
+    agencies = list(Agency.objects.filter(name__icontains=term).values_list("pk", flat=True)[: MAX_NAME_MATCHES + 1])
+    if len(freelancers) > MAX_NAME_MATCHES or len(agencies) > MAX_NAME_MATCHES:
+        raise SearchTooBroad(term)
+    return Q(freelancer_id__in=freelancers) | Q(agency_id__in=agencies)
+
+
+def ticket_page(object_id) -> RemovalRequest | None:
+    """One ticket with everything its admin page shows, in one query; None for a bad or unknown id."""
+    if not str(object_id).isdigit():
+        return None
+    return RemovalRequest.objects.select_related(*TICKET_PAGE_RELATED).filter(pk=object_id).first()
+
+
+def tickets_with_rows(queryset: QuerySet[RemovalRequest], *, limit: int) -> list[RemovalRequest]:
+    """The tickets of a pick page (reject, reassign), with what their rows show, at most ``limit`` + 1."""
+    return list(queryset.select_related(*QUEUE_ROW_RELATED).order_by("pk")[: limit + 1])
+
+
+def queue_workers():
+    """Active staff who may work the queue: the choices of a reassignment."""
+    User = get_user_model()
+    can_claim = Q(groups__permissions__codename="claim_removalrequest") | Q(
+        user_permissions__codename="claim_removalrequest"
+    )
+    ids = User.objects.filter(is_active=True, is_staff=True).filter(can_claim | Q(is_superuser=True)).values("pk")
+    return User.objects.filter(pk__in=ids).order_by("first_name", "last_name", "username")

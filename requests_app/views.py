@@ -327,7 +327,7 @@ def withdraw_request(request, ticket_number):
         services.withdraw_request(removal_request, requester=request.user)
     except services.InvalidTransition as exc:
         messages.error(request, str(exc))
-    except services.PermissionDenied:
+    except services.NotPermitted:
         raise Http404("No such ticket.") from None
     else:
         messages.success(request, "You withdrew this request. Nothing will be removed.")

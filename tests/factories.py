@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk, TopRatedEvaluation
-from perkdesk.marketplace import models as m
+from marketplace import models as m
 from requests_app.models import RemovalRequest, RequestEvent
 from tests.clock import TODAY  # noqa: F401  (tests import it from here too)
 
@@ -230,9 +230,15 @@ class JssExclusionFactory(factory.django.DjangoModelFactory):
         model = JssExclusion
         skip_postgeneration_save = True
 
-    removal_request = factory.SubFactory(RemovalRequestFactory, applied=True)
-    contract = factory.SelfAttribute("removal_request.contract")
+    """An applied ticket's exclusion; the ticket points at it (``RemovalRequest.exclusion``)."""
+
+    contract = factory.SubFactory(ContractFactory, with_feedback=True)
     created_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def ticket(obj, create, extracted, **kwargs):
+        if create:
+            RemovalRequestFactory(applied=True, contract=obj.contract, exclusion=obj, **kwargs)
 
 
 class ScoreSnapshotFactory(factory.django.DjangoModelFactory):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from jss.models import JssExclusion
 from requests_app import services, tasks
 from requests_app.domain import InvalidTransition
-from requests_app.models import RemovalRequest
+from requests_app.models import RemovalRequest, RequestEvent
 from requests_app.services.applying import sweep
 from tests import factories as f
 
@@ -26,7 +26,11 @@ def test_orm_refuses_to_delete_or_change_an_exclusion():
         JssExclusion.objects.all().delete()
     with pytest.raises(PermissionError):
         JssExclusion.objects.filter(pk=exclusion.pk).update(created_at=None)
+    with pytest.raises(PermissionError):
+        JssExclusion.objects.filter(pk=exclusion.pk).update(outcome="excluded", created_at=None)
     assert JssExclusion.objects.filter(pk=exclusion.pk).exists()
+    # Each scheduled update's verdict is the one thing that changes on it.
+    assert JssExclusion.objects.filter(pk=exclusion.pk).update(outcome="excluded", outcome_as_of=f.TODAY) == 1
 
 
 def test_cascades_cannot_reach_an_exclusion():
@@ -35,22 +39,33 @@ def test_cascades_cannot_reach_an_exclusion():
     exclusion = f.JssExclusionFactory()
     with pytest.raises(ProtectedError), transaction.atomic():
         exclusion.contract.delete()
-    with pytest.raises(ProtectedError), transaction.atomic():
-        RemovalRequest.objects.filter(pk=exclusion.removal_request_id).delete()
     assert JssExclusion.objects.count() == 1
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     "sql",
-    ["DELETE FROM jss_jssexclusion", "UPDATE jss_jssexclusion SET created_at = now()"],
-    ids=["delete", "update"],
+    [
+        "DELETE FROM jss_jssexclusion",
+        "UPDATE jss_jssexclusion SET created_at = now()",
+        "UPDATE jss_jssexclusion SET contract_id = contract_id + 1, outcome = 'excluded'",
+    ],
+    ids=["delete", "update", "update-contract-with-outcome"],
 )
 def test_postgres_refuses_raw_sql_on_exclusions(sql):
     f.JssExclusionFactory()
     with pytest.raises((IntegrityError, InternalError)), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql)
     assert JssExclusion.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_postgres_lets_an_update_change_only_the_outcome():
+    exclusion = f.JssExclusionFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE jss_jssexclusion SET outcome = 'kept_no_harm', outcome_as_of = '2026-11-26'")
+    exclusion.refresh_from_db()
+    assert (exclusion.outcome, str(exclusion.outcome_as_of)) == ("kept_no_harm", "2026-11-26")
 
 
 @pytest.mark.postgres
@@ -158,7 +173,41 @@ def test_deleting_what_an_exclusion_hangs_on_is_refused(applied, owner):
 
 def test_deleting_the_agency_of_an_agency_exclusion_is_refused():
     agency = f.AgencyFactory()
-    exclusion = f.JssExclusionFactory(removal_request__contract__agency=agency)
+    exclusion = f.JssExclusionFactory(contract__agency=agency)
     with pytest.raises(ProtectedError), transaction.atomic():
         agency.delete()
     assert JssExclusion.objects.filter(pk=exclusion.pk).exists()
+
+
+# --- the timeline is append-only ------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE requests_app_requestevent SET message = 'rewritten'",
+        'UPDATE requests_app_requestevent SET data = \'{"reason": "other"}\'::jsonb',
+        "DELETE FROM requests_app_requestevent",
+    ],
+    ids=["update-message", "update-data", "delete"],
+)
+def test_postgres_refuses_raw_sql_that_changes_or_deletes_an_event(sql):
+    event = f.RequestEventFactory(message="Request received.", data={"scope": "jss_only"})
+    with pytest.raises((IntegrityError, InternalError), match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+    event.refresh_from_db()
+    assert (event.message, event.data) == ("Request received.", {"scope": "jss_only"})
+
+
+@pytest.mark.postgres
+def test_postgres_still_takes_new_events():
+    event = f.RequestEventFactory()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO requests_app_requestevent (request_id, created_at, kind, message, data, public)"
+            " VALUES (%s, now(), 'note_added', 'A note.', '{}', false)",
+            [event.request_id],
+        )
+    assert RequestEvent.objects.filter(request_id=event.request_id).count() == 2

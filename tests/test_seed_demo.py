@@ -5,7 +5,7 @@ from django.apps import apps
 from django.core import serializers
 from django.core.management import call_command
 
-from perkdesk.marketplace.models import Agency, Contract
+from marketplace.models import Agency, Contract
 from requests_app import services
 from requests_app.models import RemovalRequest
 

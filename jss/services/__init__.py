@@ -6,9 +6,10 @@
 """
 
 from jss.services.preview import RemovalPreview, preview_removal, preview_removals, removal_preview
-from jss.services.top_rated import EvaluationResult, evaluate_top_rated, owed_notices, send_status_loss_notice
+from jss.services.top_rated import EvaluationResult, evaluate_top_rated, owe_status_loss_notices
 from jss.services.update import (
     UpdateStart,
+    create_exclusion,
     finish_update,
     record_outcomes,
     run_update,
@@ -21,16 +22,16 @@ __all__ = [
     "EvaluationResult",
     "RemovalPreview",
     "UpdateStart",
+    "create_exclusion",
     "evaluate_top_rated",
     "finish_update",
-    "owed_notices",
+    "owe_status_loss_notices",
     "preview_removal",
     "preview_removals",
     "record_outcomes",
     "removal_preview",
     "run_update",
     "score_chunk",
-    "send_status_loss_notice",
     "start_scheduled_update",
     "update_is_due",
 ]

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -19,7 +18,7 @@ from django.utils import timezone
 
 from jss import top_rated
 from jss.models import ScoreSnapshot, ScoreUpdate, TopRatedEvaluation
-from perkdesk.marketplace.models import (
+from marketplace.models import (
     AGENCY_REQUESTER_ROLES,
     Agency,
     AgencyMembership,
@@ -27,7 +26,8 @@ from perkdesk.marketplace.models import (
     Freelancer,
     TopRatedPeriod,
 )
-from requests_app.services.common import queue_after_commit
+from outbox.models import About
+from outbox.services import Email, owe_emails
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +107,7 @@ def _evaluate(as_of: date, now) -> EvaluationResult:
             ended_on=as_of, loss_reason=reason
         )
     TopRatedEvaluation.objects.bulk_create(evaluations, batch_size=2000)
-    from jss import tasks
-
-    closed_ids = TopRatedEvaluation.objects.filter(evaluated_on=as_of, change="closed").values_list("pk", flat=True)
-    for evaluation_id in closed_ids:
-        queue_after_commit(tasks.send_status_loss_notice, evaluation_id)
+    owe_status_loss_notices(as_of, now=now)
     return EvaluationResult(
         "evaluated", as_of, evaluated=len(evaluations), opened=len(periods), closed=sum(map(len, closed.values()))
     )
@@ -220,19 +216,22 @@ def _gather(as_of: date) -> dict[tuple[str, int], top_rated.TopRatedFacts]:
 def notice_recipients(evaluation: TopRatedEvaluation) -> list[str]:
     """The freelancer; for an agency, the members who may ask for the perk (owner, business manager,
     admin)."""
-    if evaluation.freelancer_id is not None:
+    if evaluation.freelancer is not None:
         emails = [evaluation.freelancer.user.email]
-    else:
+    elif evaluation.agency_id is not None:
         emails = list(
             AgencyMembership.objects.filter(agency_id=evaluation.agency_id, role__in=AGENCY_REQUESTER_ROLES)
             .order_by("pk")
             .values_list("freelancer__user__email", flat=True)
         )
+    else:
+        emails = []
     return [email for email in dict.fromkeys(emails) if email]
 
 
-def build_status_loss_notice(evaluation: TopRatedEvaluation) -> EmailMultiAlternatives:
+def status_loss_notice(evaluation: TopRatedEvaluation) -> Email:
     period = evaluation.period
+    assert period is not None and period.ended_on is not None and period.loss_reason is not None  # a closing one
     context = {
         "evaluation": evaluation,
         "subject": evaluation.freelancer or evaluation.agency,
@@ -245,50 +244,23 @@ def build_status_loss_notice(evaluation: TopRatedEvaluation) -> EmailMultiAltern
         "grace_until": period.ended_on + timedelta(days=settings.PERK_GRACE_DAYS),
         "site_url": settings.SITE_URL.rstrip("/"),
     }
-    message = EmailMultiAlternatives(
+    return Email(
         subject=LOSS_SUBJECTS.get(period.loss_reason, LOSS_SUBJECTS["other"]),
-        body=render_to_string("emails/jss_status_loss.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=notice_recipients(evaluation),
-    )
-    message.attach_alternative(render_to_string("emails/jss_status_loss.html", context), "text/html")
-    return message
-
-
-def owed_notices(*, now=None) -> list[int]:
-    """The closing evaluations of the last PERK_GRACE_DAYS whose status-loss notice never went (its message
-    was lost, or the mail server failed): the freelancer needs it to ask for the perk in the grace window. The
-    sweep queues them again; ``send_status_loss_notice`` sends each once, whoever asks. One query."""
-    today = timezone.localdate(now or timezone.now())
-    return list(
-        TopRatedEvaluation.objects.filter(
-            change="closed",
-            period__isnull=False,
-            notice_sent_at__isnull=True,
-            evaluated_on__gte=today - timedelta(days=settings.PERK_GRACE_DAYS),
-            evaluated_on__lte=today,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)
+        text=render_to_string("emails/jss_status_loss.txt", context),
+        html=render_to_string("emails/jss_status_loss.html", context),
     )
 
 
-def send_status_loss_notice(evaluation_id: int, *, now=None) -> bool:
-    """Email the notice for a closing evaluation once: the row is locked while sending and stamped after."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        evaluation = (
-            TopRatedEvaluation.objects.select_for_update(of=("self",))
-            .select_related("freelancer__user", "agency", "period")
-            .filter(pk=evaluation_id, change="closed")
-            .first()
-        )
-        if evaluation is None or evaluation.notice_sent_at is not None or evaluation.period is None:
-            return False
-        message = build_status_loss_notice(evaluation)
-        if message.to:
-            message.send()
-        evaluation.notice_sent_at = now
-        evaluation.save(update_fields=["notice_sent_at"])
-    logger.info("status-loss notice sent", extra={"evaluation": evaluation_id, "to": len(message.to)})
-    return True
+def owe_status_loss_notices(as_of: date, *, now) -> int:
+    """In the evaluation's transaction: the status-loss notice of every subject that lost Top Rated on
+    ``as_of``, owed to each recipient in the outbox (which sends it after commit, once; the sweep sends again
+    what never went). The grace window asks for a screenshot of it. Returns how many emails are owed."""
+    closing = TopRatedEvaluation.objects.filter(evaluated_on=as_of, change="closed", period__isnull=False)
+    rows = []
+    for evaluation in closing.select_related("freelancer__user", "agency", "period").order_by("pk"):
+        email = status_loss_notice(evaluation)
+        rows += [
+            (About.TOP_RATED_EVALUATION, evaluation.pk, "status_loss", evaluation.pk, recipient, email)
+            for recipient in notice_recipients(evaluation)
+        ]
+    return len(owe_emails(rows, now=now))

@@ -12,9 +12,9 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from jss import batch
-from jss.models import ScoreUpdate, ScoreUpdateChunk
-from requests_app.services.common import queue_after_commit
+from jss import batch, signals
+from jss.models import JssExclusion, Outcome, ScoreUpdate, ScoreUpdateChunk
+from perkdesk.queueing import queue_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def start_scheduled_update(
     as_of = as_of or timezone.localdate(now)
     resumed = [_resume(update, queue=queue) for update in ScoreUpdate.objects.filter(finished_at__isnull=True)]
     for start in resumed:
-        if start.update.as_of == as_of and not force:
+        if start.update is not None and start.update.as_of == as_of and not force:
             return start
     try:
         with transaction.atomic():
@@ -102,9 +102,9 @@ def _queue_chunks(update_id: int, chunk_ids) -> None:
 
 
 def score_chunk(chunk_id: int, *, now=None, queue: bool = True) -> int | None:
-    """Score one chunk, upsert its snapshots and record the outcome of its subjects' applied requests; the
-    last chunk to finish closes the update. A chunk already finished (a redelivery) does nothing and returns
-    None; otherwise the snapshots written."""
+    """Score one chunk, upsert its snapshots and record its perk exclusions' outcomes (announced with
+    ``jss.signals.outcomes_changed`` once this commits); the last chunk to finish closes the update. A chunk
+    already finished (a redelivery) does nothing and returns None; otherwise the snapshots written."""
     now = now or timezone.now()
     chunk = ScoreUpdateChunk.objects.select_related("update").filter(pk=chunk_id).first()
     if chunk is None or chunk.finished_at is not None or chunk.update.finished_at is not None:
@@ -157,25 +157,49 @@ def finish_update(update_id: int, *, now=None) -> bool:
     return True
 
 
-def record_outcomes(decisions: dict[int, str], *, as_of: date, now=None) -> int:
-    """What this update decided for each perk exclusion (contract id -> 'excluded' / 'kept_no_harm'), onto
-    the applied request behind it. Only changed outcomes are recorded (an event, and an email to the
-    freelancer after commit, by ``record_jss_outcomes``), in a fixed number of queries whatever the number
-    of requests. Returns how many changed."""
-    from requests_app.models import RemovalRequest, Status
-    from requests_app.services import record_jss_outcomes
-
+def record_outcomes(decisions: dict[int, str], *, as_of: date, now=None) -> list[tuple[int, str, date]]:
+    """Write this update's verdict (contract id -> 'excluded' / 'kept_no_harm') onto the perk exclusions, in
+    the caller's transaction and a fixed number of queries, and announce the outcomes that changed with
+    ``jss.signals.outcomes_changed`` once it commits. A rerun of the same verdict (a forced update, a
+    redelivered chunk) changes nothing and announces nothing. Returns the changes."""
     if not decisions:
-        return 0
-    applied = RemovalRequest.objects.filter(status=Status.APPLIED, contract_id__in=list(decisions)).values_list(
-        "pk", "contract_id", "jss_outcome"
+        return []
+    unknown = set(decisions.values()) - {Outcome.EXCLUDED, Outcome.KEPT_NO_HARM}
+    if unknown:
+        raise ValueError(f"not an update verdict: {sorted(unknown)}")  # a programming error, not a business rule
+    current = dict(
+        JssExclusion.objects.select_for_update()
+        .filter(contract_id__in=list(decisions))
+        .order_by("contract_id")
+        .values_list("contract_id", "outcome")
     )
-    outcomes = {
-        request_id: decisions[contract_id]
-        for request_id, contract_id, current in applied
-        if decisions[contract_id] != current
-    }
-    return record_jss_outcomes(outcomes, as_of=as_of, now=now)
+    changes: list[tuple[int, str, date]] = []
+    by_outcome: dict[str, list[int]] = {}
+    for contract_id, outcome in current.items():
+        by_outcome.setdefault(decisions[contract_id], []).append(contract_id)
+        if decisions[contract_id] != outcome:
+            changes.append((contract_id, decisions[contract_id], as_of))
+    for outcome, contract_ids in by_outcome.items():
+        JssExclusion.objects.filter(contract_id__in=contract_ids).exclude(outcome=outcome, outcome_as_of=as_of).update(
+            outcome=outcome, outcome_as_of=as_of
+        )
+    if changes:
+        transaction.on_commit(lambda: _announce(changes))
+    return changes
+
+
+def create_exclusion(*, contract_id: int, now) -> JssExclusion:
+    """Take a contract out of its subject's JSS for good (the perk applied); the same exclusion when it
+    already exists. Called inside the caller's transaction."""
+    exclusion, _ = JssExclusion.objects.get_or_create(contract_id=contract_id, defaults={"created_at": now})
+    return exclusion
+
+
+def _announce(changes: list[tuple[int, str, date]]) -> None:
+    for receiver, error in signals.outcomes_changed.send_robust(sender=JssExclusion, changes=changes):
+        if isinstance(error, Exception):
+            # The outcomes are stored; the receiver's own reconciliation (requests_app's sweep) catches up.
+            logger.error("outcomes_changed receiver %s failed", receiver, exc_info=error)
 
 
 def run_update(

@@ -4,23 +4,23 @@ Each transition: lock the row, check the table in ``domain``, save, write the ``
 same transaction, and queue the task and the email with ``on_commit``.
 """
 
-from requests_app.domain import InvalidTransition
+from requests_app.domain import InvalidInput, InvalidTransition, NotPermitted, Refused
 from requests_app.eligibility import NotEligible
 from requests_app.services.applying import (
     apply_exclusion,
-    record_jss_outcome,
     record_jss_outcomes,
-    send_sla_alert,
     sweep,
 )
-from requests_app.services.common import PermissionDenied, queue_failures
+from requests_app.services.common import queue_failures
 from requests_app.services.decisions import add_note, approve_request, claim_request, reassign_request, reject_request
 from requests_app.services.submission import check_eligibility, submit_request, withdraw_request
 
 __all__ = [
     "InvalidTransition",
     "NotEligible",
-    "PermissionDenied",
+    "InvalidInput",
+    "NotPermitted",
+    "Refused",
     "queue_failures",
     "add_note",
     "apply_exclusion",
@@ -28,10 +28,8 @@ __all__ = [
     "check_eligibility",
     "claim_request",
     "reassign_request",
-    "record_jss_outcome",
     "record_jss_outcomes",
     "reject_request",
-    "send_sla_alert",
     "submit_request",
     "sweep",
     "withdraw_request",

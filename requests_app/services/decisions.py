@@ -15,14 +15,13 @@ Rules beyond the status table (docs/decisions.md):
 from django.conf import settings
 from django.db import transaction
 
-from perkdesk.marketplace.models import Freelancer
+from marketplace.models import Freelancer
 from requests_app import domain
-from requests_app.domain import InvalidTransition
-from requests_app.eligibility import format_date
+from requests_app.domain import InvalidInput, InvalidTransition, NotPermitted
+from requests_app.emails import owe_request_email
+from requests_app.formatting import format_date
 from requests_app.models import EventKind, RemovalRequest, RequestEvent, Status
 from requests_app.services.common import (
-    PermissionDenied,
-    email_after_commit,
     lock_request,
     now_or,
     queue_after_commit,
@@ -67,13 +66,13 @@ def display_name(user) -> str:
 
 def _require_perm(user, codename):
     if not user.has_perm(f"requests_app.{codename}"):
-        raise PermissionDenied(f"{display_name(user)} may not {_PERMISSION_WORDS[codename]}.")
+        raise NotPermitted(f"{display_name(user)} may not {_PERMISSION_WORDS[codename]}.")
 
 
 def _refuse_own_ticket(locked, user, doing):
     own_contract = Freelancer.objects.filter(pk=locked.freelancer_id, user_id=user.pk).exists()
     if user.pk == locked.requested_by_id or own_contract:
-        raise PermissionDenied(f"{display_name(user)} cannot {doing} ticket {locked.ticket_number}: it is their own.")
+        raise NotPermitted(f"{display_name(user)} cannot {doing} ticket {locked.ticket_number}: it is their own.")
 
 
 def _refuse_if_final(locked, verb):
@@ -139,7 +138,13 @@ def claim_request(removal_request, *, agent, now=None) -> RemovalRequest:
         locked.assigned_to = agent
         locked.save(update_fields=["assigned_to"])
         record_event(
-            locked, EventKind.CLAIMED, actor=agent, public=False, now=now, message=f"Claimed by {display_name(agent)}."
+            locked,
+            EventKind.CLAIMED,
+            actor=agent,
+            public=False,
+            now=now,
+            message=f"Claimed by {display_name(agent)}.",
+            data={"assignee": agent.pk},
         )
     return locked
 
@@ -153,7 +158,7 @@ def reassign_request(removal_request, *, lead, assignee, now=None) -> RemovalReq
     now = now_or(now)
     _require_perm(lead, "reassign_removalrequest")
     if assignee is not None and not can_work_the_queue(assignee):
-        raise PermissionDenied(f"{display_name(assignee)} is not a support agent who can work the queue.")
+        raise NotPermitted(f"{display_name(assignee)} is not a support agent who can work the queue.")
     with transaction.atomic():
         locked = lock_request(removal_request)
         _refuse_if_final(locked, "reassigned")
@@ -161,7 +166,7 @@ def reassign_request(removal_request, *, lead, assignee, now=None) -> RemovalReq
             _refuse_own_ticket(locked, assignee, "be assigned")
         if locked.assigned_to_id == (assignee.pk if assignee else None):
             return locked
-        previous = display_name(locked.assigned_to)
+        previous, previous_id = display_name(locked.assigned_to), locked.assigned_to_id
         locked.assigned_to = assignee
         locked.save(update_fields=["assigned_to"])
         record_event(
@@ -171,6 +176,7 @@ def reassign_request(removal_request, *, lead, assignee, now=None) -> RemovalReq
             public=False,
             now=now,
             message=f"Reassigned from {previous} to {display_name(assignee)}.",
+            data={"from": previous_id, "to": assignee.pk if assignee else None},
         )
     return locked
 
@@ -181,9 +187,9 @@ def add_note(removal_request, *, agent, message, now=None) -> RequestEvent:
     _require_perm(agent, "add_note_removalrequest")
     message = (message or "").strip()
     if not message:
-        raise ValueError("A note needs some text.")
+        raise InvalidInput("A note needs some text.")
     if len(message) > NOTE_MAX_CHARS:
-        raise ValueError(f"A note can be at most {NOTE_MAX_CHARS} characters.")
+        raise InvalidInput(f"A note can be at most {NOTE_MAX_CHARS} characters.")
     with transaction.atomic():
         locked = lock_request(removal_request)
         return record_event(locked, EventKind.NOTE_ADDED, actor=agent, public=False, message=message, now=now)
@@ -202,7 +208,7 @@ def approve_request(removal_request, *, agent, now=None) -> RemovalRequest:
         if locked.assigned_to_id is None:
             locked.assigned_to = agent
         locked.save(update_fields=["status", "decided_by", "decided_at", "assigned_to"])
-        record_event(
+        event = record_event(
             locked,
             EventKind.APPROVED,
             actor=agent,
@@ -215,7 +221,7 @@ def approve_request(removal_request, *, agent, now=None) -> RemovalRequest:
         from requests_app.tasks import apply_exclusion as apply_task
 
         queue_after_commit(apply_task, locked.pk)
-        email_after_commit(locked.pk, "approved")
+        owe_request_email(locked, "approved", event=event, now=now)
     return locked
 
 
@@ -224,12 +230,12 @@ def reject_request(removal_request, *, agent, reason, message="", now=None) -> R
     now = now_or(now)
     _require_perm(agent, "reject_removalrequest")
     if reason not in domain.REJECTION_REASONS:
-        raise ValueError(f"reason must be one of {', '.join(domain.REJECTION_REASONS)}")
+        raise InvalidInput(f"reason must be one of {', '.join(domain.REJECTION_REASONS)}")
     message = (message or "").strip()
     if reason == domain.OTHER and not message:
-        raise ValueError("A rejection for “Other” needs a message telling the freelancer why.")
+        raise InvalidInput("A rejection for “Other” needs a message telling the freelancer why.")
     if len(message) > MESSAGE_MAX_CHARS:
-        raise ValueError(f"The message can be at most {MESSAGE_MAX_CHARS} characters.")
+        raise InvalidInput(f"The message can be at most {MESSAGE_MAX_CHARS} characters.")
     canned = domain.REJECTION_REASONS[reason][1]
     text = canned + (f"\n\n{message}" if message else "")
     with transaction.atomic():
@@ -242,6 +248,8 @@ def reject_request(removal_request, *, agent, reason, message="", now=None) -> R
         if locked.assigned_to_id is None:
             locked.assigned_to = agent
         locked.save(update_fields=["status", "rejection_reason", "decided_by", "decided_at", "assigned_to"])
-        record_event(locked, EventKind.REJECTED, actor=agent, now=now, message=text)
-        email_after_commit(locked.pk, "rejected")
+        event = record_event(
+            locked, EventKind.REJECTED, actor=agent, now=now, message=text, data={"reason": reason, "note": message}
+        )
+        owe_request_email(locked, "rejected", event=event, now=now, agent_message=message)
     return locked

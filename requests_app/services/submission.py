@@ -10,12 +10,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from requests_app import domain, selectors
+from requests_app.domain import NotPermitted
 from requests_app.eligibility import EligibilityReport, NotEligible, Reason, evaluate
+from requests_app.emails import owe_request_email
 from requests_app.models import EventKind, RemovalRequest, Status, private_storage
 from requests_app.screenshots import check_screenshot
 from requests_app.services.common import (
-    PermissionDenied,
-    email_after_commit,
     lock_request,
     now_or,
     policy,
@@ -50,7 +50,7 @@ def submit_request(*, requester, contract_number, scope, agency=None, screenshot
     """Store a request whole with its ticket number, or refuse it with every reason and store nothing."""
     now = now_or(now)
     if scope not in domain.SCOPES:
-        raise ValueError(f"scope must be one of {', '.join(domain.SCOPES)}")
+        raise ValueError(f"scope must be one of {', '.join(domain.SCOPES)}")  # the form offers only these
     checked = check_screenshot(screenshot) if screenshot else None
     # Resolved now, not when the model class was built, so PRIVATE_MEDIA_ROOT is always the current one.
     storage = private_storage()
@@ -67,6 +67,7 @@ def submit_request(*, requester, contract_number, scope, agency=None, screenshot
             report = evaluate(facts, policy())
             if not report.eligible:
                 raise NotEligible.from_report(report)
+            assert contract is not None  # an eligible request is about a contract that exists
             removal_request = RemovalRequest(
                 contract=contract,
                 freelancer=contract.freelancer,
@@ -83,14 +84,15 @@ def submit_request(*, requester, contract_number, scope, agency=None, screenshot
                 removal_request.screenshot.name = stored_name
                 removal_request.screenshot_content_type = checked.content_type
             _insert_with_ticket_number(removal_request)
-            record_event(
+            event = record_event(
                 removal_request,
                 EventKind.SUBMITTED,
                 actor=requester,
                 now=now,
                 message=_submitted_message(removal_request),
+                data={"scope": removal_request.scope, "contract": contract.number},
             )
-            email_after_commit(removal_request.pk, "submitted")
+            owe_request_email(removal_request, "submitted", event=event, now=now)
     except BaseException:
         if stored_name:
             storage.delete(stored_name)
@@ -154,7 +156,7 @@ def _violated_constraint(exc) -> str | None:
 def withdraw_request(removal_request, *, requester, now=None) -> RemovalRequest:
     now = now_or(now)
     if not selectors.requests_of(requester).filter(pk=removal_request.pk).exists():
-        raise PermissionDenied("Only the person who asked, or the contract's owner, can withdraw this request.")
+        raise NotPermitted("Only the person who asked, or the contract's owner, can withdraw this request.")
     with transaction.atomic():
         locked = lock_request(removal_request)
         locked.status = domain.next_status(locked.status, domain.WITHDRAW)

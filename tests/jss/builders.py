@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from jss.engine import ContractFacts
 from jss.models import JssExclusion
-from perkdesk.marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer
+from marketplace.models import Agency, AgencyMembership, Client, Contract, Feedback, Freelancer
 from requests_app.models import RemovalRequest
 
 _serial = itertools.count(1)
@@ -160,5 +160,6 @@ def applied_request(contract: Contract, requester, *, at) -> RemovalRequest:
         decided_at=at - dt.timedelta(days=1),
         applied_at=at,
     )
-    JssExclusion.objects.create(contract=contract, removal_request=request, created_at=at)
+    request.exclusion = JssExclusion.objects.create(contract=contract, created_at=at)
+    request.save(update_fields=["exclusion"])
     return request

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from jss import services
-from perkdesk.marketplace.models import Contract
+from marketplace.models import Contract
 from tests import factories as f
 from tests.jss.builders import ClientSpec, ContractSpec, SubjectSpec, applied_request, build_world
 

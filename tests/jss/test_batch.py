@@ -143,7 +143,7 @@ def test_the_postgresql_statement_writes_the_engines_snapshots(world):
 
 @pytest.mark.postgres
 def test_subjects_too_big_for_exact_sql_text_are_scored_in_python(monkeypatch):
-    monkeypatch.setattr(batch, "SQL_MAX_QUARTERS", 10)  # a weight of 2.5: the 3-job subject goes to Python
+    monkeypatch.setattr(batch.postgres, "SQL_MAX_QUARTERS", 10)  # a weight of 2.5: the 3-job subject goes to Python
     end = AS_OF - dt.timedelta(days=5)
     spec = [
         ContractSpec(client=i, started_on=end, ended_on=end, last_payment_on=end, private_score=10) for i in range(3)
@@ -242,7 +242,7 @@ def test_a_changed_score_is_rewritten():
     now = timezone.make_aware(dt.datetime(2026, 3, 31, 2, 0))
     batch.write_snapshots("freelancer", AS_OF, batch.score_range(None, "freelancer", *EVERYONE, AS_OF), now=now)
     contract_id = built.facts[built.subjects[0]][0].contract_id
-    from perkdesk.marketplace.models import Feedback
+    from marketplace.models import Feedback
 
     Feedback.objects.filter(contract_id=contract_id).update(private_score=2)  # the marketplace re-sent it
     rescored = batch.score_range(None, "freelancer", *EVERYONE, AS_OF)

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate
 from jss.progress import ProgressBar
-from perkdesk.marketplace.models import Agency, Contract, Feedback, Freelancer
+from marketplace.models import Agency, Contract, Feedback, Freelancer
 from tests.jss.builders import ClientSpec, ContractSpec, SubjectSpec, build_world
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from jss import engine, selectors
 from jss.models import ScoreSnapshot, ScoreUpdate
-from perkdesk.marketplace.models import Agency, Freelancer
+from marketplace.models import Agency, Freelancer
 from requests_app.models import RemovalRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,7 +43,7 @@ def test_the_demo_is_consistent_with_the_top_rated_evaluation():
     perk would really take out of her score."""
     from jss import services
     from jss.services.preview import preview_removal
-    from perkdesk.marketplace.models import Contract, TopRatedPeriod
+    from marketplace.models import Contract, TopRatedPeriod
 
     call_command("seed_demo")
     today = timezone.localdate()

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from jss.services import RemovalPreview, preview_removal, preview_removals
-from perkdesk.marketplace.models import Contract
+from marketplace.models import Contract
 from tests.jss.builders import ClientSpec, ContractSpec, SubjectSpec, applied_request, build_world
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,9 @@ from django.utils import timezone
 from jss import services, tasks
 from jss.models import TopRatedEvaluation
 from jss.top_rated import TopRatedFacts, decide
-from perkdesk.marketplace.models import TopRatedPeriod
+from marketplace.models import TopRatedPeriod
+from outbox import tasks as outbox_tasks
+from outbox.models import EmailDelivery
 from tests import factories as f
 
 AS_OF = dt.date(2026, 11, 28)  # a Saturday
@@ -203,7 +205,8 @@ def test_losing_the_status_closes_the_period_with_its_reason_and_emails_the_noti
     assert (period.ended_on, period.loss_reason) == (AS_OF, reason)
     evaluation = TopRatedEvaluation.objects.get(freelancer=freelancer)
     assert (evaluation.change, evaluation.period, evaluation.top_rated) == ("closed", period, False)
-    assert evaluation.notice_sent_at is not None
+    [delivery] = EmailDelivery.objects.filter(kind="status_loss", about_id=evaluation.pk)
+    assert delivery.sent_at is not None
 
     assert len(mail.outbox) == 1
     notice = mail.outbox[0]
@@ -221,7 +224,7 @@ def test_losing_the_status_closes_the_period_with_its_reason_and_emails_the_noti
     # The same evaluation again, and the notice task redelivered: nothing changes, no second email.
     assert evaluate(django_capture_on_commit_callbacks)["outcome"] == "done"
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.send_status_loss_notice.delay(evaluation.pk).get() is False
+        assert outbox_tasks.send_email.delay(delivery.pk).get() is False
     assert len(mail.outbox) == 1
     assert freelancer.top_rated_periods.count() == 1
 

@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from jss.models import ScoreSnapshot
-from perkdesk.marketplace.models import Contract, Feedback, Freelancer, TopRatedPeriod
+from marketplace.models import Contract, Feedback, Freelancer, TopRatedPeriod
 from requests_app.models import RemovalRequest, RequestEvent
 from tests import factories as f
 

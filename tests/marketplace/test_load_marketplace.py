@@ -1,4 +1,4 @@
-"""`manage.py load_marketplace`: the marketplace's export, loaded all or nothing (perkdesk.marketplace.importer)."""
+"""`manage.py load_marketplace`: the marketplace's export, loaded all or nothing (marketplace.importer)."""
 
 import copy
 import datetime as dt
@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, connection
 
-from perkdesk.marketplace import importer
-from perkdesk.marketplace.models import (
+from marketplace import importer
+from marketplace.models import (
     Agency,
     AgencyMembership,
     Client,

@@ -13,9 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from perkdesk.marketplace.models import Freelancer
-from requests_app import admin as queue_admin
+from marketplace.models import Freelancer
+from requests_app import selectors as queue_selectors
 from requests_app import services
+from requests_app.admin import queue as queue_admin
 from requests_app.domain import REJECTION_REASONS
 from requests_app.models import EventKind, RemovalRequest, RequestEvent
 from tests import factories as f
@@ -260,7 +261,7 @@ def test_search_for_an_unknown_number_finds_nothing(agent_client, queue):
 
 
 def test_a_too_broad_name_search_says_so(agent_client, queue, monkeypatch):
-    monkeypatch.setattr(queue_admin, "MAX_NAME_MATCHES", 2)
+    monkeypatch.setattr(queue_selectors, "MAX_NAME_MATCHES", 2)
     response = agent_client.get(CHANGELIST, {"q": "e"}, follow=True)
     assert listed(response) == []
     assert any("matches too many names" in m for m in messages_of(response))

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from jss.models import JssExclusion
-from perkdesk.marketplace.models import Feedback
+from marketplace.models import Feedback
 from requests_app.models import EventKind, RemovalRequest
 from tests import factories as f
 from tests.requests_app.test_decisions import NOW, snapshot, submit_ticket

@@ -12,12 +12,15 @@ from django.db import OperationalError, connection, connections
 from django.utils import timezone
 
 from jss.models import JssExclusion
+from outbox import tasks as outbox_tasks
+from outbox.models import EmailDelivery
 from perkdesk.celery import app as celery_app
 from requests_app import services, tasks
 from requests_app.models import RemovalRequest, RequestEvent
 from requests_app.services.applying import sweep
 from requests_app.services.common import queue_failures
 from tests import factories as f
+from tests.outcomes import judged_by_update
 
 NOW = timezone.make_aware(dt.datetime(2026, 11, 26, 9, 0))
 
@@ -85,7 +88,7 @@ def test_approval_applies_the_exclusion_hides_the_feedback_and_emails_once(djang
     assert request.status == "applied"
     assert request.applied_at is not None
     exclusion = JssExclusion.objects.get(contract=request.contract)
-    assert exclusion.removal_request_id == request.pk
+    assert request.exclusion == exclusion and exclusion.outcome == "pending"
     feedback = request.contract.feedback
     feedback.refresh_from_db()
     assert feedback.hidden_on_profile is True and feedback.hidden_at is not None
@@ -240,7 +243,7 @@ def test_an_approval_stands_when_the_broker_is_down_and_the_sweep_applies_it(bro
     assert RemovalRequest.objects.get(pk=request.pk).status == "approved"
     assert [failure.task_name for failure in failed] == [
         "requests_app.apply_exclusion",
-        "requests_app.send_request_email",
+        "outbox.send_email",
     ]
     assert failed[0].args == (request.pk,)
     assert "queueing requests_app.apply_exclusion" in caplog.text
@@ -262,7 +265,7 @@ def test_queue_failures_are_reported_only_to_the_block_that_queued(broker_down):
         services.approve_request(first, agent=reviewer, now=NOW)
         with queue_failures() as inner:
             services.reject_request(second, agent=reviewer, reason="duplicate", now=NOW)
-    assert [name for name, _ in inner] == ["requests_app.send_request_email"]
+    assert [name for name, _ in inner] == ["outbox.send_email"]
     assert len(outer) == 3
     with queue_failures() as later:
         pass
@@ -288,10 +291,13 @@ def test_each_change_of_the_jss_outcome_is_emailed_once(django_capture_on_commit
     as_of = dt.date(2026, 12, 6)
     for outcome, changed in (("excluded", True), ("excluded", False), ("kept_no_harm", True)):
         with django_capture_on_commit_callbacks(execute=True):
-            assert services.record_jss_outcome(request.pk, outcome=outcome, as_of=as_of, now=NOW) is changed
+            assert judged_by_update(request, outcome, as_of=as_of, now=NOW) is changed
     assert [m.subject for m in mail.outbox] == [
         f"Your Job Success Score update and request {request.ticket_number}"
     ] * 2
+    deliveries = EmailDelivery.objects.filter(about_id=request.pk, kind="jss_outcome")
+    assert deliveries.count() == 2 and all(d.sent_at for d in deliveries)
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.send_request_email.delay(request.pk, "jss_outcome").get() is False  # a redelivery
+        for delivery in deliveries:
+            assert outbox_tasks.send_email.delay(delivery.pk).get() is False  # a redelivery
     assert len(mail.outbox) == 2

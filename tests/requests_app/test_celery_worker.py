@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import connection, connections
 
 from jss.models import JssExclusion
+from marketplace.models import Feedback
 from perkdesk.celery import app as celery_app
-from perkdesk.marketplace.models import Feedback
 from requests_app import services, tasks
 from requests_app.models import RequestEvent
 from requests_app.services.common import queue_failures
@@ -174,7 +174,7 @@ def approved_but_lost():
     finally:
         conf.broker_url = saved
         celery_app._pool, celery_app.amqp._producer_pool = None, None
-    assert [name for name, _ in failed] == ["requests_app.apply_exclusion", "requests_app.send_request_email"]
+    assert [name for name, _ in failed] == ["requests_app.apply_exclusion", "outbox.send_email"]
     return request
 
 
@@ -242,7 +242,7 @@ def test_an_approval_is_applied_by_the_worker_within_seconds(celery_on_redis):
         timeout=20,
         what="the submitted, approved and applied emails",
     )
-    sent = sorted(m.split(":")[0] for m in request.events.filter(kind="email_sent").values_list("message", flat=True))
+    sent = sorted(request.events.filter(kind="email_sent").values_list("data__email", flat=True))
     assert sent == ["applied", "approved", "submitted"]
 
 

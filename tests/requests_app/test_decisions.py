@@ -144,7 +144,7 @@ def test_reject_without_a_message_sends_the_canned_one_alone():
 def test_reject_refuses_a_bad_reason_or_message_and_changes_nothing(reason, message, error):
     ticket = submit_ticket()
     before = snapshot(ticket)
-    with pytest.raises(ValueError, match=error):
+    with pytest.raises(services.InvalidInput, match=error):
         services.reject_request(ticket, agent=agent(), reason=reason, message=message, now=LATER)
     assert snapshot(ticket) == before
 
@@ -201,7 +201,7 @@ def test_only_support_staff_may_act(who, decision):
         "inactive_agent": lambda: agent(is_active=False),
     }[who]()
     before = snapshot(ticket)
-    with pytest.raises(services.PermissionDenied, match="may not"):
+    with pytest.raises(services.NotPermitted, match="may not"):
         {
             "approve": lambda: services.approve_request(ticket, agent=user, now=LATER),
             "reject": lambda: services.reject_request(ticket, agent=user, reason="duplicate", now=LATER),
@@ -216,7 +216,7 @@ def test_nobody_decides_or_claims_their_own_request(decision):
     moonlighter = agent(first_name="Mo")
     ticket = submit_ticket(freelancer=f.FreelancerFactory(user=moonlighter, top_rated=True))
     before = snapshot(ticket)
-    with pytest.raises(services.PermissionDenied, match="it is their own"):
+    with pytest.raises(services.NotPermitted, match="it is their own"):
         {
             "approve": lambda: services.approve_request(ticket, agent=moonlighter, now=LATER),
             "reject": lambda: services.reject_request(ticket, agent=moonlighter, reason="duplicate", now=LATER),
@@ -310,7 +310,7 @@ def test_reassigning_to_the_current_assignee_writes_nothing():
 def test_an_agent_may_not_reassign():
     ticket = submit_ticket()
     before = snapshot(ticket)
-    with pytest.raises(services.PermissionDenied, match="may not reassign removal requests"):
+    with pytest.raises(services.NotPermitted, match="may not reassign removal requests"):
         services.reassign_request(ticket, lead=agent(), assignee=agent(), now=LATER)
     assert snapshot(ticket) == before
 
@@ -327,7 +327,7 @@ def test_a_ticket_goes_only_to_someone_who_can_work_the_queue(assignee):
         "inactive_agent": lambda: agent(is_active=False),
     }[assignee]()
     before = snapshot(ticket)
-    with pytest.raises(services.PermissionDenied, match="is not a support agent who can work the queue"):
+    with pytest.raises(services.NotPermitted, match="is not a support agent who can work the queue"):
         services.reassign_request(ticket, lead=lead(), assignee=user, now=LATER)
     assert snapshot(ticket) == before
 
@@ -335,7 +335,7 @@ def test_a_ticket_goes_only_to_someone_who_can_work_the_queue(assignee):
 def test_a_ticket_is_never_assigned_to_the_agent_who_asked_for_it():
     moonlighter = agent()
     ticket = submit_ticket(freelancer=f.FreelancerFactory(user=moonlighter, top_rated=True))
-    with pytest.raises(services.PermissionDenied, match="it is their own"):
+    with pytest.raises(services.NotPermitted, match="it is their own"):
         services.reassign_request(ticket, lead=lead(), assignee=moonlighter, now=LATER)
 
 
@@ -364,6 +364,6 @@ def test_notes_are_internal_and_allowed_in_every_status(status):
 def test_an_empty_or_oversized_note_is_refused(message, error):
     ticket = submit_ticket()
     before = snapshot(ticket)
-    with pytest.raises(ValueError, match=error):
+    with pytest.raises(services.InvalidInput, match=error):
         services.add_note(ticket, agent=agent(), message=message, now=LATER)
     assert snapshot(ticket) == before

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from requests_app import reports, services
 from tests import factories as f
+from tests.outcomes import judged_by_update
 from tests.requests_app.test_decisions import NOW, submit_ticket
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +51,7 @@ def decided(*, submitted, after, approve=True, applied_after=None, by=None, outc
             applied_at = submitted_at + after + applied_after
             services.apply_exclusion(ticket.pk, now=applied_at)
             if outcome:
-                services.record_jss_outcome(ticket.pk, outcome=outcome, as_of=applied_at.date(), now=applied_at)
+                judged_by_update(ticket, outcome, as_of=applied_at.date(), now=applied_at)
     else:
         services.reject_request(ticket, agent=by, reason="duplicate", now=submitted_at + after)
     ticket.refresh_from_db()

@@ -1,5 +1,6 @@
 """The status flow and the request vocabulary (requests_app.domain): no database."""
 
+import datetime as dt
 import itertools
 
 import pytest
@@ -146,5 +147,40 @@ def test_scopes_and_their_labels():
     )
 
 
-def test_status_choices_follow_the_status_order():
-    assert [value for value, _ in domain.STATUS_CHOICES] == list(STATUSES)
+def test_the_models_take_their_choices_from_the_domain():
+    from requests_app.models import OPEN, RejectionReason, Scope, Status
+
+    assert [(value, label) for value, label in Status.choices] == [(s, domain.STATUS_LABELS[s]) for s in STATUSES]
+    assert Scope.choices == list(domain.SCOPE_CHOICES)
+    assert RejectionReason.choices == list(domain.REJECTION_REASON_CHOICES)
+    assert OPEN == list(domain.OPEN_STATUSES)
+
+
+NOON = dt.datetime(2026, 11, 26, 12, 0)
+HOUR = dt.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("due_in", "at_risk", "breached"),
+    [
+        (dt.timedelta(days=3), False, False),
+        (dt.timedelta(days=2) + dt.timedelta(minutes=1), False, False),
+        (dt.timedelta(days=2), True, False),  # the sweep's alert: PERK_SLA_WARNING_DAYS (5) after submission
+        (HOUR, True, False),
+        (dt.timedelta(0), False, True),  # the deadline itself is a breach
+        (-HOUR, False, True),
+    ],
+)
+def test_at_risk_and_breached_are_defined_once(due_in, at_risk, breached):
+    window = domain.at_risk_window(sla_days=7, warning_days=5)
+    assert window == dt.timedelta(days=2)
+    due = NOON + due_in
+    assert domain.is_at_risk(sla_due_at=due, now=NOON, window=window) is at_risk
+    assert domain.is_breached(sla_due_at=due, now=NOON) is breached
+
+
+def test_every_business_refusal_is_one_kind_of_exception():
+    from requests_app.eligibility import NotEligible
+
+    for refusal in (domain.InvalidTransition, domain.NotPermitted, domain.InvalidInput, NotEligible):
+        assert issubclass(refusal, domain.Refused) and not issubclass(refusal, ValueError)

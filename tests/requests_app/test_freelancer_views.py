@@ -16,6 +16,7 @@ from PIL import Image
 from requests_app import services
 from requests_app.models import RemovalRequest, RequestEvent, private_storage
 from tests import factories as f
+from tests.outcomes import judged_by_update
 
 pytestmark = pytest.mark.django_db
 
@@ -513,11 +514,11 @@ def test_applied_ticket_explains_the_jss_outcome(client):
         "Your score will be recalculated without this contract on 27 November. Removing it can never lower your "
         "score, but other contracts added or aged out may still move it, so it may or may not improve."
     ) in page
-    services.record_jss_outcome(r.pk, outcome="kept_no_harm", as_of=TODAY)
+    judged_by_update(r, "kept_no_harm", as_of=TODAY)
     page = text(client.get(f"/requests/{r.ticket_number}/"))
     assert "Kept by the no-harm rule" in page and "At the update of 26 November 2026" in page
     assert "the perk never harms your JSS" in page
-    services.record_jss_outcome(r.pk, outcome="excluded", as_of=TODAY)
+    judged_by_update(r, "excluded", as_of=TODAY)
     page = text(client.get(f"/requests/{r.ticket_number}/"))
     assert "Left out of your JSS" in page
     assert "The update of 26 November 2026 recalculated your score without this contract." in page

@@ -12,6 +12,9 @@ from django.db import connections
 from django.utils import timezone
 
 from jss.models import JssExclusion
+from outbox import services as outbox_services
+from outbox import tasks as outbox_tasks
+from outbox.models import EmailDelivery
 from perkdesk.celery import app as celery_app
 from requests_app import services, tasks
 from requests_app.models import RemovalRequest, RequestEvent
@@ -21,7 +24,8 @@ from tests import factories as f
 NOW = timezone.make_aware(dt.datetime(2026, 11, 26, 9, 0))
 DAY = dt.timedelta(days=1)
 MINUTE = dt.timedelta(minutes=1)
-NOTHING = {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0, "emails": 0, "notices": 0}  # a sweep's counts
+# a sweep's counts
+NOTHING = {"applied": 0, "failed": 0, "at_risk": 0, "breached": 0, "emails": 0, "outcomes": 0}
 
 
 def submitted(*, scope="jss_only", now=NOW):
@@ -145,28 +149,31 @@ def test_at_risk_then_breached_each_once_at_the_right_moment(django_capture_on_c
     event = alerts(request, "sla_at_risk").get()
     assert (event.public, event.actor, event.created_at) == (False, None, NOW + 5 * DAY)
     assert event.message.startswith("SLA at risk: 2 days 0 hours left")
-    [warning] = mail.outbox
-    assert sorted(warning.to) == ["lena@perkdesk.example", "omar@perkdesk.example"]
+    # One email per lead (the outbox owes each recipient their own message).
+    assert sorted(m.to[0] for m in mail.outbox) == ["lena@perkdesk.example", "omar@perkdesk.example"]
+    warning = mail.outbox[0]
     assert warning.subject.startswith(f"[PerkDesk] SLA at risk: ticket {request.ticket_number} is due")
     assert f"/admin/requests_app/removalrequest/{request.pk}/change/" in warning.body
     assert request.contract.number in warning.body
 
     for moment in (NOW + 5 * DAY + 15 * MINUTE, NOW + 6 * DAY, NOW + 7 * DAY - MINUTE):
         assert sweep_at(moment).counts() == NOTHING
-    assert len(mail.outbox) == 1
+    assert len(mail.outbox) == 2
 
     report = sweep_at(NOW + 7 * DAY)
     assert report.breached == [request.ticket_number]
     event = alerts(request, "sla_breached").get()
     assert (event.public, event.actor) == (False, None)
     assert "SLA breached: the 7-day promise ran out" in event.message
-    breach = mail.outbox[1]
-    assert breach.subject == f"[PerkDesk] SLA breached: ticket {request.ticket_number} missed the 7-day promise"
-    assert sorted(breach.to) == ["lena@perkdesk.example", "omar@perkdesk.example"]
+    breaches = mail.outbox[2:]
+    assert {m.subject for m in breaches} == {
+        f"[PerkDesk] SLA breached: ticket {request.ticket_number} missed the 7-day promise"
+    }
+    assert sorted(m.to[0] for m in breaches) == ["lena@perkdesk.example", "omar@perkdesk.example"]
 
     for moment in (NOW + 7 * DAY + 15 * MINUTE, NOW + 30 * DAY):
         assert sweep_at(moment).counts()["breached"] == 0
-    assert len(mail.outbox) == 2
+    assert len(mail.outbox) == 4
     assert alerts(request).count() == 2
     # The freelancer's timeline never shows them.
     assert not request.events.filter(public=True, kind__startswith="sla").exists()
@@ -179,7 +186,7 @@ def test_a_ticket_already_past_the_promise_gets_only_the_breach_alert(django_cap
     report = run_sweep(django_capture_on_commit_callbacks, NOW + 8 * DAY)
     assert (report.at_risk, report.breached) == ([], [request.ticket_number])
     assert list(alerts(request).values_list("kind", flat=True)) == ["sla_breached"]
-    assert [m.subject.split(":")[0] for m in mail.outbox] == ["[PerkDesk] SLA breached"]
+    assert [m.subject.split(":")[0] for m in mail.outbox] == ["[PerkDesk] SLA breached"] * 2  # one per lead
 
 
 @pytest.mark.django_db
@@ -238,23 +245,16 @@ def test_no_lead_with_an_email_still_records_the_alert_once(django_capture_on_co
 @pytest.mark.django_db
 def test_the_alert_email_goes_once_even_when_its_task_runs_twice(django_capture_on_commit_callbacks, leads):
     request = submitted()
-    run_sweep(django_capture_on_commit_callbacks, NOW + 5 * DAY)
-    assert len(mail.outbox) == 1
-    assert tasks.send_sla_alert.delay(request.pk, "sla_at_risk").get() is False
-    assert len(mail.outbox) == 1
-    sent = RequestEvent.objects.filter(request=request, kind="email_sent", message__startswith="sla_at_risk:").get()
-    assert sent.public is False and "lena@perkdesk.example, omar@perkdesk.example" in sent.message
-
-
-@pytest.mark.django_db
-def test_an_alert_about_a_ticket_finished_meanwhile_is_not_sent(django_capture_on_commit_callbacks, leads):
-    request = submitted()
-    sweep(now=NOW + 5 * DAY)  # alert recorded; its email task not run yet (no commit in this test)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.withdraw_request(request, requester=request.requested_by, now=NOW + 5 * DAY + MINUTE)
     mail.outbox.clear()
-    assert tasks.send_sla_alert.delay(request.pk, "sla_at_risk").get() is False
-    assert mail.outbox == []
+    run_sweep(django_capture_on_commit_callbacks, NOW + 5 * DAY)
+    assert len(mail.outbox) == 2
+    deliveries = EmailDelivery.objects.filter(about_id=request.pk, kind="sla_at_risk")
+    for delivery in deliveries:
+        assert outbox_tasks.send_email.delay(delivery.pk).get() is False  # a redelivered task
+    assert len(mail.outbox) == 2
+    sent = RequestEvent.objects.filter(request=request, kind="email_sent", data__email="sla_at_risk")
+    assert sorted(e.data["to"] for e in sent) == ["lena@perkdesk.example", "omar@perkdesk.example"]
+    assert all(e.public is False for e in sent)
 
 
 # --- the task and the command ----------------------------------------------------------------------
@@ -266,7 +266,7 @@ def test_the_task_takes_now_as_an_iso_string_from_beat(django_capture_on_commit_
     waiting = approved_but_waiting()
     with django_capture_on_commit_callbacks(execute=True):
         counts = tasks.sweep.delay((NOW + 5 * DAY).isoformat()).get()
-    assert counts == {"applied": 1, "failed": 0, "at_risk": 1, "breached": 0, "emails": 0, "notices": 0}
+    assert counts == {"applied": 1, "failed": 0, "at_risk": 1, "breached": 0, "emails": 0, "outcomes": 0}
     waiting.refresh_from_db()
     assert waiting.applied_at == NOW + 5 * DAY
     assert alerts(request, "sla_at_risk").get().created_at == NOW + 5 * DAY
@@ -307,7 +307,9 @@ def test_apply_due_exclusions_says_what_it_did(django_capture_on_commit_callback
     assert f"Breach alerts sent to the leads for 1 ticket: {breached.ticket_number}" in out
     # The waiting request's own emails were never sent (its messages were lost): queued again, and sent.
     t = waiting.ticket_number
-    assert f"Emails that never went, queued again (2): {t} (approved), {t} (submitted)" in out
+    to = waiting.requested_by.email
+    assert f"Emails that never went, queued again (2): approved to {to}, submitted to {to}" in out
+    assert t in out
     assert RequestEvent.objects.filter(request=waiting, kind="email_sent").count() == 3  # and "applied"
     with django_capture_on_commit_callbacks(execute=True):
         call_command("apply_due_exclusions", "--now", NOW.isoformat())
@@ -366,7 +368,7 @@ def test_two_sweeps_at_once_apply_and_alert_each_request_once(leads):
         assert JssExclusion.objects.filter(removal_request=request).count() == 1
     for request in late:
         assert alerts(request).count() == 1
-    assert len([m for m in mail.outbox if m.subject.startswith("[PerkDesk] SLA at risk")]) == 8
+    assert len([m for m in mail.outbox if m.subject.startswith("[PerkDesk] SLA at risk")]) == 8 * len(leads)
 
 
 # --- emails that never went -------------------------------------------------------------------------------
@@ -383,7 +385,7 @@ def test_the_sweep_sends_an_email_that_never_went_once_its_own_task_had_its_time
     assert mail.outbox == []
 
     report = run_sweep(django_capture_on_commit_callbacks, NOW + 10 * MINUTE)
-    assert report.emails == [f"{request.ticket_number}:submitted"]
+    assert report.emails == [f"submitted to {request.requested_by.email}"]
     [email] = mail.outbox
     assert email.to == [request.requested_by.email]
     assert email.subject == f"Your feedback removal request {request.ticket_number} has been submitted"
@@ -400,20 +402,21 @@ def test_the_sweep_sends_an_email_that_never_went_once_its_own_task_had_its_time
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("tickets", [1, 6])
-def test_finding_the_owed_emails_takes_two_queries_whatever_the_number_of_tickets(tickets, django_assert_num_queries):
-    from requests_app.services.applying import owed_emails
-
+def test_finding_the_owed_emails_takes_one_query_whatever_the_number_of_tickets(tickets, django_assert_num_queries):
     requests = [approved_but_waiting() for _ in range(tickets)]
-    with django_assert_num_queries(2):
-        owed = owed_emails(now=NOW + DAY)
-    assert owed == sorted((r.pk, r.ticket_number, kind) for r in requests for kind in ("submitted", "approved"))
+    with django_assert_num_queries(1):
+        owed = outbox_services.owed_deliveries(now=NOW + DAY)
+    assert sorted(owed) == sorted(
+        EmailDelivery.objects.filter(about_id__in=[r.pk for r in requests]).values_list("pk", flat=True)
+    )
+    assert len(owed) == 2 * tickets  # "submitted" and "approved" each
 
 
 @pytest.mark.django_db
 def test_the_sweep_sends_a_status_loss_notice_that_never_went_once(django_capture_on_commit_callbacks):
-    """A closing Top Rated evaluation whose notice never went (the freelancer needs it for the grace window's
-    screenshot) is queued again by the sweep and sent once; one older than PERK_GRACE_DAYS is left alone."""
-    from jss.models import TopRatedEvaluation
+    """A Top Rated evaluation's status-loss notice whose message was lost (the freelancer needs it for the grace
+    window's screenshot) is sent by the next sweep, once; one owed for longer than RESEND_WITHIN is left."""
+    from jss.services import owe_status_loss_notices
 
     today = timezone.localdate(NOW)
 
@@ -422,7 +425,7 @@ def test_the_sweep_sends_a_status_loss_notice_that_never_went_once(django_captur
         period = f.TopRatedPeriodFactory(
             freelancer=freelancer, ended_on=today - dt.timedelta(days=days_ago), loss_reason="jss_dip"
         )
-        return f.TopRatedEvaluationFactory(
+        evaluation = f.TopRatedEvaluationFactory(
             freelancer=freelancer,
             evaluated_on=today - dt.timedelta(days=days_ago),
             score=84,
@@ -431,16 +434,20 @@ def test_the_sweep_sends_a_status_loss_notice_that_never_went_once(django_captur
             change="closed",
             period=period,
         )
+        # What the evaluation's transaction did; its on_commit sending never ran (a lost message).
+        owe_status_loss_notices(evaluation.evaluated_on, now=NOW - dt.timedelta(days=days_ago))
+        return evaluation
 
     recent, stale = closed(2), closed(20)
     mail.outbox.clear()
     report = run_sweep(django_capture_on_commit_callbacks, NOW)
-    assert report.notices == [recent.pk]
+    assert report.emails == [f"status_loss to {recent.freelancer.user.email}"]
     [notice] = mail.outbox
     assert notice.to == [recent.freelancer.user.email] and "no longer Top Rated" in notice.body
-    assert TopRatedEvaluation.objects.get(pk=recent.pk).notice_sent_at is not None
-    assert TopRatedEvaluation.objects.get(pk=stale.pk).notice_sent_at is None
-    assert run_sweep(django_capture_on_commit_callbacks, NOW + 15 * MINUTE).notices == []
+    notices = EmailDelivery.objects.filter(kind="status_loss")
+    assert notices.get(about_id=recent.pk).sent_at is not None
+    assert notices.get(about_id=stale.pk).sent_at is None
+    assert run_sweep(django_capture_on_commit_callbacks, NOW + 15 * MINUTE).emails == []
     assert len(mail.outbox) == 1
 
 
@@ -449,11 +456,14 @@ def test_a_resend_that_meets_a_broken_mail_server_gives_up_until_the_next_sweep(
     """The sweep's resend tries once: a mail server that refuses is logged, nothing is recorded as sent, and
     no retrying task is left behind to pile up during a long outage; the next sweep tries again."""
     request = submitted()
+    delivery = EmailDelivery.objects.get(about_id=request.pk, kind="submitted")
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2  # nothing listens
-    assert tasks.send_request_email.apply(args=[request.pk, "submitted", True]).result is False
-    assert "resending submitted email" in caplog.text
+    assert outbox_tasks.send_email_once.apply(args=[delivery.pk]).result is False
+    delivery.refresh_from_db()
+    assert (delivery.sent_at, delivery.attempts, delivery.claimed_at) == (None, 1, None)
+    assert "ConnectionRefusedError" in delivery.last_error
     assert not RequestEvent.objects.filter(request=request, kind="email_sent").exists()
     # Not a resend: the mail failure raises, for the task's own retries.
-    result = tasks.send_request_email.apply(args=[request.pk, "submitted"])
+    result = outbox_tasks.send_email.apply(args=[delivery.pk])
     assert result.failed() or result.state == "RETRY"

@@ -11,7 +11,7 @@ from django.core import mail
 from PIL import Image
 
 from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate
-from perkdesk.marketplace import models as m
+from marketplace import models as m
 from requests_app.models import RemovalRequest, RequestEvent
 
 

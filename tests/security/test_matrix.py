@@ -31,7 +31,8 @@ from django.test import Client, override_settings
 from django.urls import Resolver404, get_resolver, resolve
 
 from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk, TopRatedEvaluation
-from perkdesk.marketplace import models as m
+from marketplace import models as m
+from outbox.models import EmailDelivery
 from requests_app import services
 from requests_app.models import RemovalRequest, RequestEvent
 from tests import factories as f
@@ -148,6 +149,7 @@ def build_world(media_root) -> World:
             "auth.user": User.objects.get(username="lead").pk,
             "auth.group": Group.objects.get(name="Support agents").pk,
             "any.permission": Permission.objects.get(codename="delete_jssexclusion").pk,
+            "outbox.emaildelivery": EmailDelivery.objects.order_by("pk").first().pk,
             "axes.accessattempt": AccessAttempt.objects.get(username="bea").pk,
             "axes.accesslog": AccessLog.objects.get(username="abe").pk,
             "axes.accessfailurelog": AccessFailureLog.objects.get(username="bea").pk,
@@ -505,6 +507,7 @@ ADMIN_MODELS = {
     "jss.topratedevaluation": "read",
     "auth.user": "none",
     "auth.group": "none",
+    "outbox.emaildelivery": "none",
     "axes.accessattempt": "none",
     "axes.accesslog": "none",
     "axes.accessfailurelog": "none",

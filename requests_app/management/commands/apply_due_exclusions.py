@@ -46,15 +46,11 @@ class Command(BaseCommand):
                 f"Could not apply {_tickets(report.failed)}: {', '.join(report.failed)} (see the log for why)."
             )
         if report.emails:
-            emails = ", ".join(e.replace(":", " (", 1) + ")" for e in report.emails)
+            emails = ", ".join(report.emails)
             self.stdout.write(
                 self.style.SUCCESS(f"Emails that never went, queued again ({len(report.emails)}): {emails}")
             )
-        if report.notices:
-            self.stdout.write(
-                self.style.SUCCESS(f"Status-loss notices that never went queued again: {len(report.notices)}")
-            )
-        if not any(tickets for _, tickets in lines) and not report.emails and not report.notices:
+        if not any(tickets for _, tickets in lines) and not report.emails:
             self.stdout.write("Nothing to do: no approved request is waiting, nothing is owed, no SLA alert is due.")
 
 

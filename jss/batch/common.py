@@ -1,0 +1,59 @@
+"""What the batch modules share: the subject kinds, the figures' names, one subject's score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import connection
+
+from jss import engine
+from jss.models import SubjectKind
+
+FREELANCER = SubjectKind.FREELANCER.value
+AGENCY = SubjectKind.AGENCY.value
+KINDS = (FREELANCER, AGENCY)
+KIND_CODES = {FREELANCER: 0, AGENCY: 1}  # how the scratch table spells the kind (an integer sorts fast)
+
+# Left-out reasons travel through SQL as small codes.
+REASONS = {
+    1: engine.ACTIVE_NEVER_PAID,
+    2: engine.NO_FEEDBACK,
+    3: engine.ZERO_CHARGED_POSITIVE,
+    4: engine.FLAGGED_CLIENT,
+}
+WINDOW_COUNT = len(engine.WINDOWS)
+FIGURES = ("n", "k", "p", "m", "t")  # contracts, distinct clients, positive, negative, all weight (quarters)
+FIGURE_COLUMNS = tuple(f"{figure}{band}" for band in range(WINDOW_COUNT) for figure in FIGURES)
+# A big hash join and hash aggregates: give the one statement room instead of spilling to disk.
+POSTGRES_WORK_MEM = "256MB"
+
+
+@dataclass(frozen=True)
+class SubjectScore:
+    """One subject's score on the update's as_of: its score, window, detail as JSON text, and the no-harm
+    decisions of its exclusions (contract id -> 'excluded' / 'kept_no_harm')."""
+
+    kind: str
+    subject_id: int
+    score: int | None
+    window: str | None
+    detail_json: str
+    decisions: dict
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _day(value: date):
+    # psycopg adapts dates; SQLite stores them as ISO text, which compares correctly as text.
+    return connection.ops.adapt_datefield_value(value)
+
+
+def scratch_table(update_id: int) -> str:
+    return f"jss_tally_{int(update_id)}"

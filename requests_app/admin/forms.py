@@ -1,0 +1,44 @@
+"""The forms of the queue's pick pages (reject, reassign) and the ticket page's note."""
+
+from django import forms
+
+from requests_app import domain, selectors
+from requests_app.services.decisions import display_name
+
+# --- forms ------------------------------------------------------------------------------------------
+
+
+class RejectForm(forms.Form):
+    reason = forms.ChoiceField(
+        choices=domain.REJECTION_REASON_CHOICES,
+        widget=forms.RadioSelect,
+        help_text="The freelancer receives the reason's standard message.",
+    )
+    message = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Message to the freelancer",
+        help_text="Added below the standard message. Required for “Other”.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reason") == domain.OTHER and not (data.get("message") or "").strip():
+            self.add_error("message", "Tell the freelancer why: “Other” has no standard explanation.")
+        return data
+
+
+class NoteForm(forms.Form):
+    message = forms.CharField(
+        max_length=5000, widget=forms.Textarea(attrs={"rows": 3}), label="Internal note", strip=True
+    )
+
+
+class ReassignForm(forms.Form):
+    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="— nobody (back to the queue) —")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = selectors.queue_workers()
+        self.fields["assignee"].label_from_instance = display_name

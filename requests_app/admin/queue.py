@@ -1,0 +1,295 @@
+"""The agents' queue: the changelist, its filters and columns, and the bulk actions."""
+
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from requests_app import domain, reports, selectors, services
+from requests_app.admin.forms import ReassignForm, RejectForm
+from requests_app.formatting import duration_text
+from requests_app.models import OPEN, RemovalRequest, Status
+from requests_app.services.common import QUEUE_DOWN_WARNING, queue_failures
+from requests_app.services.decisions import display_name
+
+# One bulk action touches at most this many tickets: each is its own locked transaction.
+MAX_BULK = 100
+
+REFUSALS = (services.Refused,)  # every business refusal (domain.Refused), reported with message_user
+
+
+# --- how times read ------------------------------------------------------------------------------
+
+
+def sla_state(ticket, now) -> tuple[str, str]:
+    """(badge class, text) of a ticket's SLA: time left, at risk, breached; how long it took once final."""
+    if ticket.status == Status.APPLIED and ticket.applied_at:
+        took = duration_text(ticket.applied_at - ticket.submitted_at)
+        late = ticket.applied_at > ticket.sla_due_at
+        return ("bad" if late else "ok"), f"applied in {took}" + (" (late)" if late else "")
+    if ticket.status not in OPEN:
+        return "muted", "—"
+    left = ticket.sla_due_at - now
+    if domain.is_breached(sla_due_at=ticket.sla_due_at, now=now):
+        return "bad", f"breached {duration_text(-left)} ago"
+    at_risk = domain.is_at_risk(sla_due_at=ticket.sla_due_at, now=now, window=reports.at_risk_window())
+    return ("warn" if at_risk else "ok"), f"{duration_text(left)} left"
+
+
+def badge(css, text):
+    return format_html('<span class="pd-badge {}">{}</span>', css, text)
+
+
+# --- filters ----------------------------------------------------------------------------------------
+
+
+class QueueStatusFilter(admin.SimpleListFilter):
+    """Open tickets by default (the work to do); any status on request. A search looks through every status,
+    because an agent looking a ticket up by its number wants it whatever became of it."""
+
+    title = "status"
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        return [*Status.choices, (self.ALL, "All")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Any (searching)" if changelist.query else "Open (submitted or approved)",
+        }
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset if request.GET.get("q", "").strip() else queryset.filter(status__in=OPEN)
+        if value in Status.values:
+            return queryset.filter(status=value)
+        return queryset
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = "assignee"
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        return [("mine", "Mine"), ("unassigned", "Unassigned")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "mine":
+            return queryset.filter(assigned_to_id=request.user.pk)
+        if self.value() == "unassigned":
+            return queryset.filter(assigned_to__isnull=True)
+        return queryset
+
+
+class SlaFilter(admin.SimpleListFilter):
+    title = "SLA"
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        hours = int(reports.at_risk_window().total_seconds() // 3600)
+        return [("at_risk", f"At risk (< {hours} h left)"), ("breached", "Breached")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "at_risk":
+            return queryset.filter(reports.at_risk_q(now))
+        if self.value() == "breached":
+            return queryset.filter(reports.breached_q(now))
+        return queryset
+
+
+class QueueAdminMixin:
+    """The changelist half of ``RemovalRequestAdmin``."""
+
+    # --- the list ---
+
+    def changelist_view(self, request, extra_context=None):
+        # The queue needs the width more than the admin's model menu.
+        context = {"is_nav_sidebar_enabled": False, "title": "Removal requests", **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def get_ordering(self, request):
+        status = request.GET.get(QueueStatusFilter.parameter_name)
+        searching = bool(request.GET.get("q", "").strip())
+        if status in (None, Status.SUBMITTED, Status.APPROVED) and not (status is None and searching):
+            return ("sla_due_at", "pk")  # most urgent first
+        return ("-submitted_at", "-pk")  # history: newest first
+
+    def get_search_results(self, request, queryset, search_term):
+        """Index-friendly lookups chosen by the shape of the term, never an OR across joined tables."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(selectors.queue_search_q(term)), False
+        except selectors.SearchTooBroad:
+            messages.warning(request, f"“{term}” matches too many names; type more of the name.")
+            return queryset.none(), False
+
+    def action_checkbox(self, obj):
+        # Django renders this through a form widget and its template, a third of a 100-row page's time.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="Select ticket {}">',
+            admin.helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            obj.ticket_number,
+        )
+
+    @admin.display(description="Ticket", ordering="ticket_number")
+    def ticket(self, obj):
+        return format_html('<span class="pd-mono">{}</span>', obj.ticket_number)
+
+    @admin.display(description="Freelancer or agency")
+    def who(self, obj):
+        if obj.agency_id:
+            return format_html('{} <span class="pd-muted">· {}</span>', obj.agency.name, obj.freelancer.name)
+        return obj.freelancer.name
+
+    @admin.display(description="Contract ID")
+    def contract_number(self, obj):
+        return format_html('<span class="pd-mono">{}</span>', obj.contract.number)
+
+    @admin.display(description="Scope")
+    def scope_label(self, obj):
+        return domain.SCOPE_SHORT_LABELS.get(obj.scope, obj.scope)
+
+    @admin.display(description="Special Offer")
+    def special_offer(self, obj):
+        return badge("info", "Special Offer") if obj.is_special_offer else ""
+
+    @admin.display(description="Status")
+    def status_badge(self, obj):
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="SLA", ordering="sla_due_at")
+    def sla(self, obj):
+        css, text = sla_state(obj, timezone.now())
+        return badge(css, text) if css != "muted" else text
+
+    @admin.display(description="Assignee")
+    def assignee(self, obj):
+        return display_name(obj.assigned_to) if obj.assigned_to_id else mark_safe('<span class="pd-muted">—</span>')
+
+    @admin.display(description="Age", ordering="-submitted_at")
+    def age(self, obj):
+        return format_html(
+            '<span title="Submitted {}">{}</span>',
+            timezone.localtime(obj.submitted_at).strftime("%Y-%m-%d %H:%M"),
+            duration_text(timezone.now() - obj.submitted_at),
+        )
+
+    # --- bulk actions: one service call (one locked transaction) per ticket ---
+
+    @staticmethod
+    def _targets(request, queryset):
+        """The tickets the agent ticked. Django narrows them to the list's current filters; a ticket that
+        left the filter since the page was drawn (decided by someone else) must be reported, not dropped."""
+        if request.POST.get("select_across") == "1":
+            return queryset
+        ids = [pk for pk in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME) if str(pk).isdigit()]
+        return RemovalRequest.objects.filter(pk__in=ids)
+
+    def _each(self, request, queryset, *, done_verb, call, to=""):
+        tickets = list(self._targets(request, queryset).order_by("pk")[: MAX_BULK + 1])
+        if len(tickets) > MAX_BULK:
+            self.message_user(
+                request, f"Select at most {MAX_BULK} tickets at a time; nothing was changed.", messages.ERROR
+            )
+            return
+        done = []
+        with queue_failures() as not_queued:
+            for ticket in tickets:
+                try:
+                    call(ticket)
+                except REFUSALS as exc:
+                    self.message_user(
+                        request, f"Ticket {ticket.ticket_number} not {done_verb}: {exc}", messages.WARNING
+                    )
+                else:
+                    done.append(ticket.ticket_number)
+        if done:
+            noun = "ticket" if len(done) == 1 else "tickets"
+            self.message_user(
+                request,
+                f"{done_verb[:1].upper()}{done_verb[1:]} {len(done)} {noun}{to}: {', '.join(done)}.",
+                messages.SUCCESS,
+            )
+        if not_queued:
+            self.message_user(request, QUEUE_DOWN_WARNING, messages.WARNING)
+
+    @admin.action(description="Claim selected tickets", permissions=["claim"])
+    def claim_selected(self, request, queryset):
+        self._each(request, queryset, done_verb="claimed", call=lambda t: services.claim_request(t, agent=request.user))
+
+    @admin.action(description="Approve selected tickets", permissions=["approve"])
+    def approve_selected(self, request, queryset):
+        self._each(
+            request, queryset, done_verb="approved", call=lambda t: services.approve_request(t, agent=request.user)
+        )
+
+    @admin.action(description="Reject selected tickets…", permissions=["reject"])
+    def reject_selected(self, request, queryset):
+        form = RejectForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason, message = form.cleaned_data["reason"], form.cleaned_data["message"]
+            self._each(
+                request,
+                queryset,
+                done_verb="rejected",
+                call=lambda t: services.reject_request(t, agent=request.user, reason=reason, message=message),
+            )
+            return None
+        return self._pick_page(
+            request, self._selected(self._targets(request, queryset)), form, kind="reject", bulk=True
+        )
+
+    @admin.action(description="Reassign selected tickets…", permissions=["reassign"])
+    def reassign_selected(self, request, queryset):
+        form = ReassignForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            assignee = form.cleaned_data["assignee"]
+            self._each(
+                request,
+                queryset,
+                done_verb="reassigned",
+                to=f" to {display_name(assignee)}",
+                call=lambda t: services.reassign_request(t, lead=request.user, assignee=assignee),
+            )
+            return None
+        return self._pick_page(
+            request, self._selected(self._targets(request, queryset)), form, kind="reassign", bulk=True
+        )
+
+    @staticmethod
+    def _selected(queryset):
+        return selectors.tickets_with_rows(queryset, limit=MAX_BULK)
+
+    def _pick_page(self, request, tickets, form, *, kind, bulk):
+        """The page between a click and a reject/reassign: the tickets, and the reason or the person."""
+        verb = {"reject": "Reject", "reassign": "Reassign"}[kind]
+        context = {
+            **self.admin_site.each_context(request),
+            "is_nav_sidebar_enabled": False,
+            "opts": self.model._meta,
+            "title": f"{verb} tickets" if bulk else f"{verb} ticket {tickets[0].ticket_number}",
+            "tickets": tickets[:MAX_BULK],
+            "too_many": len(tickets) > MAX_BULK,
+            "max_bulk": MAX_BULK,
+            "form": form,
+            "bulk": bulk,
+            "action": f"{kind}_selected",
+            "reasons": [(code, label, canned) for code, (label, canned) in domain.REJECTION_REASONS.items()],
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, f"admin/requests_app/removalrequest/{kind}.html", context)
