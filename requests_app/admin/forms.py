@@ -10,7 +10,7 @@ from requests_app.services.decisions import display_name
 
 class RejectForm(forms.Form):
     reason = forms.ChoiceField(
-        choices=domain.REJECTION_REASON_CHOICES,
+        choices=[(code, domain.REJECTION_REASONS[code][0]) for code in domain.AGENT_REJECTION_REASONS],
         widget=forms.RadioSelect,
         help_text="The freelancer receives the reason's standard message.",
     )

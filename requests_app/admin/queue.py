@@ -289,7 +289,9 @@ class QueueAdminMixin:
             "form": form,
             "bulk": bulk,
             "action": f"{kind}_selected",
-            "reasons": [(code, label, canned) for code, (label, canned) in domain.REJECTION_REASONS.items()],
+            "reasons": [
+                (code, *domain.REJECTION_REASONS[code]) for code in domain.AGENT_REJECTION_REASONS
+            ],
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, f"admin/requests_app/removalrequest/{kind}.html", context)
