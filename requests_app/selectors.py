@@ -333,7 +333,8 @@ def at_risk_window() -> dt.timedelta:
 
 
 def at_risk_q(now: dt.datetime) -> Q:
-    """Open (and not paused waiting on the freelancer), deadline not passed, and within ``at_risk_window`` of it: ``domain.is_at_risk``."""
+    """Open with the SLA clock running (not waiting on the freelancer), deadline not passed, and within
+    ``at_risk_window`` of it: ``domain.is_at_risk``."""
     return Q(status__in=SLA_RUNNING, sla_due_at__gt=now, sla_due_at__lte=now + at_risk_window())
 
 

@@ -139,9 +139,8 @@ def _remind_or_close_waiting(report, *, now):
             )
             if locked is None:
                 continue
-            question = (
-                RequestEvent.objects.filter(request=locked, kind=EventKind.INFO_REQUESTED).order_by("-created_at").first()
-            )
+            questions = RequestEvent.objects.filter(request=locked, kind=EventKind.INFO_REQUESTED)
+            question = questions.order_by("-created_at").first()
             if question is None:
                 continue
             if owe_request_email(locked, "info_reminder", event=question, now=now, agent_message=question.message):
