@@ -267,6 +267,7 @@ PERK_COOLDOWN_JOBS = env.int("PERK_COOLDOWN_JOBS", default=10)
 PERK_GRACE_DAYS = env.int("PERK_GRACE_DAYS", default=14)
 PERK_SLA_DAYS = env.int("PERK_SLA_DAYS", default=7)
 PERK_SLA_WARNING_DAYS = env.int("PERK_SLA_WARNING_DAYS", default=5)
+PERK_REPLY_DAYS = env.int("PERK_REPLY_DAYS", default=7)
 JSS_UPDATE_EVERY_DAYS = env.int("JSS_UPDATE_EVERY_DAYS", default=14)
 _perk_end = env.str("PERK_END_DATE", default="")
 PERK_END_DATE = date.fromisoformat(_perk_end) if _perk_end else None

@@ -30,14 +30,16 @@ class InvalidInput(Refused):
 # --- statuses ---------------------------------------------------------------
 
 SUBMITTED = "submitted"
+WAITING_ON_FREELANCER = "waiting_on_freelancer"
 APPROVED = "approved"
 APPLIED = "applied"
 REJECTED = "rejected"
 WITHDRAWN = "withdrawn"
 
-STATUSES = (SUBMITTED, APPROVED, APPLIED, REJECTED, WITHDRAWN)
+STATUSES = (SUBMITTED, WAITING_ON_FREELANCER, APPROVED, APPLIED, REJECTED, WITHDRAWN)
 STATUS_LABELS = {
     SUBMITTED: "Submitted",
+    WAITING_ON_FREELANCER: "Waiting on freelancer",
     APPROVED: "Approved",
     APPLIED: "Applied",
     REJECTED: "Rejected",
@@ -45,7 +47,10 @@ STATUS_LABELS = {
 }
 
 # A request in an open status blocks another one for the same contract/subject.
-OPEN_STATUSES = (SUBMITTED, APPROVED)
+OPEN_STATUSES = (SUBMITTED, WAITING_ON_FREELANCER, APPROVED)
+# The 7-day clock runs in these; while a ticket waits on the freelancer it is paused (and its deadline moves on
+# by the time waited when they reply), so a waiting ticket is never at risk or breached.
+SLA_RUNNING_STATUSES = (SUBMITTED, APPROVED)
 # There is no undo: nothing leaves a final status.
 FINAL_STATUSES = (APPLIED, REJECTED, WITHDRAWN)
 
@@ -55,13 +60,20 @@ APPROVE = "approve"
 REJECT = "reject"
 WITHDRAW = "withdraw"
 APPLY = "apply"
+REQUEST_INFO = "request_info"
+REPLY = "reply"
 
-ACTIONS = (APPROVE, REJECT, WITHDRAW, APPLY)
+ACTIONS = (APPROVE, REJECT, REQUEST_INFO, REPLY, WITHDRAW, APPLY)
 
 TRANSITIONS = {
     (SUBMITTED, APPROVE): APPROVED,
     (SUBMITTED, REJECT): REJECTED,
+    (SUBMITTED, REQUEST_INFO): WAITING_ON_FREELANCER,
     (SUBMITTED, WITHDRAW): WITHDRAWN,
+    (WAITING_ON_FREELANCER, REPLY): SUBMITTED,
+    # An agent may still close a waiting ticket (a duplicate, say); the sweep does with no_reply.
+    (WAITING_ON_FREELANCER, REJECT): REJECTED,
+    (WAITING_ON_FREELANCER, WITHDRAW): WITHDRAWN,
     (APPROVED, APPLY): APPLIED,
 }
 
@@ -69,6 +81,8 @@ TRANSITIONS = {
 _ACTION_PARTICIPLES = {
     APPROVE: "approved",
     REJECT: "rejected",
+    REQUEST_INFO: "asked a question",
+    REPLY: "replied to",
     WITHDRAW: "withdrawn",
     APPLY: "applied",
 }
@@ -89,6 +103,10 @@ class InvalidTransition(Refused):
         if current not in STATUSES:
             return f"{current!r} is not a removal request status."
         done = _ACTION_PARTICIPLES[action]
+        if action == REPLY:
+            return "This request is not waiting for your reply; there is nothing to answer."
+        if current == WAITING_ON_FREELANCER:
+            return f"This request is waiting on the freelancer's reply; it cannot be {done} until they answer."
         if current == SUBMITTED:
             return f"This request has not been approved yet; it cannot be {done}."
         if TRANSITIONS.get((SUBMITTED, action)) == current or (current, action) == (APPLIED, APPLY):
@@ -118,6 +136,7 @@ def allowed_actions(current):
 NOT_ELIGIBLE = "not_eligible"
 SCREENSHOT_INVALID = "screenshot_invalid"
 DUPLICATE = "duplicate"
+NO_REPLY = "no_reply"
 OTHER = "other"
 
 # code -> (label for agents, canned message to the freelancer)
@@ -145,6 +164,13 @@ REJECTION_REASONS = {
             "so we closed it. We will continue with the other request."
         ),
     ),
+    NO_REPLY: (
+        "No reply",
+        (
+            "We asked you a question about this request and did not hear back within the time we could "
+            "wait, so we closed it. Nothing was removed. You are welcome to send a new request."
+        ),
+    ),
     OTHER: (
         "Other",
         (
@@ -154,6 +180,21 @@ REJECTION_REASONS = {
     ),
 }
 REJECTION_REASON_CHOICES = tuple((code, label) for code, (label, _) in REJECTION_REASONS.items())
+# The reasons an agent picks from; no_reply is the sweep's, after PERK_REPLY_DAYS without an answer.
+AGENT_REJECTION_REASONS = tuple(code for code in REJECTION_REASONS if code != NO_REPLY)
+
+# --- approval messages: canned, editable, public ---------------------------------------------------------
+APPROVAL_MESSAGES = {
+    "standard": ("Standard", ""),
+    "hide_note": (
+        "Hidden on the profile",
+        "The feedback will also be hidden on your public profile once the removal is applied.",
+    ),
+    "thanks_screenshot": (
+        "Thanks for the screenshot",
+        "Thank you for the screenshot of your status-loss email: it confirmed you could still use the perk.",
+    ),
+}
 
 # --- scope --------------------------------------------------------------------
 

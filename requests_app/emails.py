@@ -4,6 +4,8 @@ the support leads. Each is rendered in the transaction that makes it owed and ha
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
@@ -18,6 +20,8 @@ SUBJECTS = {
     "submitted": "Your feedback removal request {ticket} has been submitted",
     "approved": "Your feedback removal request {ticket} was approved",
     "rejected": "Your feedback removal request {ticket} was not accepted",
+    "info_requested": "A question about your feedback removal request {ticket}",
+    "info_reminder": "Reminder: we are waiting for your answer about request {ticket}",
     "applied": "Feedback removed from your Job Success Score ({ticket})",
     "jss_outcome": "Your Job Success Score update and request {ticket}",
 }
@@ -41,6 +45,12 @@ def request_email(removal_request, kind, *, agent_message: str = "") -> Email:
         ),
         "agent_message": agent_message,
         "sla_days": settings.PERK_SLA_DAYS,
+        "reply_days": settings.PERK_REPLY_DAYS,
+        "reply_by": (
+            removal_request.waiting_since + timedelta(days=settings.PERK_REPLY_DAYS)
+            if removal_request.waiting_since
+            else None
+        ),
     }
     return Email(
         subject=SUBJECTS[kind].format(ticket=removal_request.ticket_number),
@@ -49,11 +59,11 @@ def request_email(removal_request, kind, *, agent_message: str = "") -> Email:
     )
 
 
-def owe_request_emails(owed, *, now) -> None:
+def owe_request_emails(owed, *, now) -> list:
     """In the caller's transaction: each (ticket, kind, event, agent_message) owes its requester one email,
     recorded in the outbox in one INSERT and sent after commit. The event is the occasion: one email per
     event, however often the sending is retried."""
-    owe_emails(
+    return owe_emails(
         [
             (
                 About.REMOVAL_REQUEST,
@@ -69,8 +79,9 @@ def owe_request_emails(owed, *, now) -> None:
     )
 
 
-def owe_request_email(removal_request, kind, *, event, now, agent_message: str = "") -> None:
-    owe_request_emails([(removal_request, kind, event, agent_message)], now=now)
+def owe_request_email(removal_request, kind, *, event, now, agent_message: str = "") -> list:
+    """The new deliveries (none when this email was already owed for this event)."""
+    return owe_request_emails([(removal_request, kind, event, agent_message)], now=now)
 
 
 # --- the leads' SLA alert ------------------------------------------------------------------------------------

@@ -124,3 +124,34 @@ class RemovalRequestForm(forms.Form):
             )
         if "not_your_contract" in codes and "contract" not in self.errors:
             self.add_error("contract", ValidationError("Check the Contract ID.", code="not_your_contract"))
+
+
+class ReplyForm(forms.Form):
+    """The freelancer's reply to an agent's question (SPEC §6: ``message``, optional ``screenshot``)."""
+
+    message = forms.CharField(
+        label="Your reply",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        error_messages={"required": "Write your answer to the support team's question."},
+    )
+    screenshot = forms.FileField(
+        label="A new screenshot (optional)",
+        required=False,
+        help_text="PNG, JPEG or PDF. It replaces the one you attached before.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,application/pdf,.png,.jpg,.jpeg,.pdf"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.checked_screenshot = None
+
+    def clean_screenshot(self):
+        upload = self.cleaned_data.get("screenshot")
+        if not upload:
+            return None
+        try:
+            self.checked_screenshot = check_screenshot(upload)
+        except InvalidScreenshot as exc:
+            raise ValidationError(str(exc), code="screenshot_invalid") from None
+        return upload

@@ -34,6 +34,7 @@ def private_storage():
 # The vocabulary is domain's; these are its values and labels as model choices, nothing more.
 class Status(models.TextChoices):
     SUBMITTED = domain.SUBMITTED, domain.STATUS_LABELS[domain.SUBMITTED]
+    WAITING_ON_FREELANCER = domain.WAITING_ON_FREELANCER, domain.STATUS_LABELS[domain.WAITING_ON_FREELANCER]
     APPROVED = domain.APPROVED, domain.STATUS_LABELS[domain.APPROVED]
     APPLIED = domain.APPLIED, domain.STATUS_LABELS[domain.APPLIED]
     REJECTED = domain.REJECTED, domain.STATUS_LABELS[domain.REJECTED]
@@ -49,10 +50,12 @@ class RejectionReason(models.TextChoices):
     NOT_ELIGIBLE = domain.NOT_ELIGIBLE, domain.REJECTION_REASONS[domain.NOT_ELIGIBLE][0]
     SCREENSHOT_INVALID = domain.SCREENSHOT_INVALID, domain.REJECTION_REASONS[domain.SCREENSHOT_INVALID][0]
     DUPLICATE = domain.DUPLICATE, domain.REJECTION_REASONS[domain.DUPLICATE][0]
+    NO_REPLY = domain.NO_REPLY, domain.REJECTION_REASONS[domain.NO_REPLY][0]
     OTHER = domain.OTHER, domain.REJECTION_REASONS[domain.OTHER][0]
 
 
 OPEN = [Status(status) for status in domain.OPEN_STATUSES]
+SLA_RUNNING = [Status(status) for status in domain.SLA_RUNNING_STATUSES]
 
 
 class RemovalRequest(models.Model):
@@ -67,9 +70,11 @@ class RemovalRequest(models.Model):
     )
     scope = models.CharField(max_length=32, choices=Scope.choices)
     is_special_offer = models.BooleanField("Special Offer", default=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.SUBMITTED)
     submitted_at = models.DateTimeField()
     sla_due_at = models.DateTimeField()
+    # Set while the ticket waits on the freelancer (the SLA clock is paused from here); cleared by the reply.
+    waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_requests"
     )
@@ -115,6 +120,11 @@ class RemovalRequest(models.Model):
             models.CheckConstraint(
                 condition=~Q(status=Status.APPLIED) | Q(applied_at__isnull=False), name="request_applied_has_time"
             ),
+            models.CheckConstraint(
+                condition=Q(status=Status.WAITING_ON_FREELANCER, waiting_since__isnull=False)
+                | (~Q(status=Status.WAITING_ON_FREELANCER) & Q(waiting_since__isnull=True)),
+                name="request_waiting_has_since",
+            ),
             # One open regular request per subject (the agency for agency contracts, else the freelancer).
             models.UniqueConstraint(
                 fields=["freelancer"],
@@ -143,6 +153,12 @@ class RemovalRequest(models.Model):
             # view and SLA filter reads; a final status newest first.
             models.Index(fields=["sla_due_at", "id"], condition=Q(status__in=OPEN), name="request_open_by_deadline"),
             models.Index(fields=["status", "-submitted_at", "-id"], name="request_status_recent"),
+            # The sweep's reminders and no_reply rejections: the few tickets waiting on a freelancer.
+            models.Index(
+                fields=["waiting_since"],
+                condition=Q(status=Status.WAITING_ON_FREELANCER),
+                name="request_waiting_since",
+            ),
             # /desk/ reports read only the index (PostgreSQL INCLUDE; plain indexes elsewhere).
             models.Index(fields=["sla_due_at"], include=["status", "applied_at"], name="request_deadline_cover"),
             models.Index(fields=["decided_at"], include=["submitted_at"], name="request_decided_cover"),
@@ -175,6 +191,8 @@ class EventKind(models.TextChoices):
     CLAIMED = "claimed", "Claimed"
     REASSIGNED = "reassigned", "Reassigned"
     NOTE_ADDED = "note_added", "Note added"
+    INFO_REQUESTED = "info_requested", "Question to the freelancer"
+    REPLIED = "replied", "Freelancer replied"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
     WITHDRAWN = "withdrawn", "Withdrawn"

@@ -22,11 +22,13 @@ from marketplace.models import (
 )
 from requests_app import domain
 from requests_app.eligibility import EligibilityFacts
-from requests_app.models import OPEN, EventKind, RemovalRequest, RequestEvent, Status
+from requests_app.models import OPEN, SLA_RUNNING, EventKind, RemovalRequest, RequestEvent, Status
 
 # What a freelancer may read of their ticket's timeline; everything else is the support team's.
 PUBLIC_EVENT_KINDS = (
     EventKind.SUBMITTED,
+    EventKind.INFO_REQUESTED,
+    EventKind.REPLIED,
     EventKind.APPROVED,
     EventKind.REJECTED,
     EventKind.WITHDRAWN,
@@ -333,13 +335,14 @@ def at_risk_window() -> dt.timedelta:
 
 
 def at_risk_q(now: dt.datetime) -> Q:
-    """Open, deadline not passed, and within ``at_risk_window`` of it: ``domain.is_at_risk``."""
-    return Q(status__in=OPEN, sla_due_at__gt=now, sla_due_at__lte=now + at_risk_window())
+    """Open with the SLA clock running (not waiting on the freelancer), deadline not passed, and within
+    ``at_risk_window`` of it: ``domain.is_at_risk``."""
+    return Q(status__in=SLA_RUNNING, sla_due_at__gt=now, sla_due_at__lte=now + at_risk_window())
 
 
 def breached_q(now: dt.datetime) -> Q:
     """Open and the deadline passed: ``domain.is_breached``."""
-    return Q(status__in=OPEN, sla_due_at__lte=now)
+    return Q(status__in=SLA_RUNNING, sla_due_at__lte=now)
 
 
 def _subject_key(row: Mapping[str, Any]) -> tuple[str, int]:

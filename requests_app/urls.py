@@ -25,6 +25,7 @@ urlpatterns = [
     path("requests/new/", views.new_request, name="new_request"),
     path("requests/<ticket:ticket_number>/", views.request_detail, name="request_detail"),
     path("requests/<ticket:ticket_number>/withdraw/", views.withdraw_request, name="withdraw_request"),
+    path("requests/<ticket:ticket_number>/reply/", views.reply_to_request, name="reply_to_request"),
     path("requests/<ticket:ticket_number>/screenshot/", views.request_screenshot, name="request_screenshot"),
     path("desk/", desk.desk, name="desk"),
 ]

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 from jss import selectors as jss_selectors
 from requests_app import domain, selectors, services, throttle
 from requests_app.eligibility import EligibilityFacts, Policy, evaluate
-from requests_app.forms import SCOPE_HELP, RemovalRequestForm
+from requests_app.forms import SCOPE_HELP, RemovalRequestForm, ReplyForm
 from requests_app.models import Status, private_storage
 from requests_app.services.common import policy
 
@@ -274,6 +274,10 @@ def request_detail(request, ticket_number):
     removal_request = selectors.request_for_viewer(request.user, ticket_number)
     if removal_request is None:
         raise Http404("No such ticket.")
+    return _render_detail(request, removal_request)
+
+
+def _render_detail(request, removal_request, *, reply_form=None, status=200):
     now = timezone.now()
     is_requester_side = not request.user.is_staff or removal_request.requested_by_id == request.user.pk
     timeline = selectors.public_timeline(removal_request)
@@ -282,6 +286,8 @@ def request_detail(request, ticket_number):
         key = selectors.subject_key(removal_request.contract)
         published = jss_selectors.published_scores([key], now=now)[key]
     outcome_events = [e for e in timeline if e.kind == "jss_outcome"]
+    waiting = removal_request.status == Status.WAITING_ON_FREELANCER
+    questions = [e for e in timeline if e.kind == "info_requested"]
     return render(
         request,
         "requests_app/request_detail.html",
@@ -290,12 +296,57 @@ def request_detail(request, ticket_number):
             "timeline": timeline,
             "published": published,
             "outcome_on": timezone.localdate(outcome_events[-1].created_at) if outcome_events else None,
-            "can_withdraw": is_requester_side and removal_request.status == Status.SUBMITTED,
-            "countdown": _countdown(removal_request.sla_due_at - now) if removal_request.is_open else "",
-            "overdue": removal_request.is_open and removal_request.sla_due_at < now,
+            "can_withdraw": is_requester_side
+            and removal_request.status in (Status.SUBMITTED, Status.WAITING_ON_FREELANCER),
+            "can_reply": is_requester_side and waiting,
+            "question": questions[-1] if waiting and questions else None,
+            "reply_by": (
+                removal_request.waiting_since + dt.timedelta(days=settings.PERK_REPLY_DAYS) if waiting else None
+            ),
+            "reply_form": reply_form or ReplyForm(),
+            "sla_days": settings.PERK_SLA_DAYS,
+            "countdown": (
+                _countdown(removal_request.sla_due_at - now)
+                if removal_request.status in (Status.SUBMITTED, Status.APPROVED)
+                else ""
+            ),
+            "overdue": removal_request.status in (Status.SUBMITTED, Status.APPROVED)
+            and removal_request.sla_due_at < now,
             "scope_help": SCOPE_HELP[removal_request.scope],
         },
+        status=status,
     )
+
+
+@login_required
+@require_POST
+def reply_to_request(request, ticket_number):
+    """The freelancer's answer to the agent's question (SPEC §6: fields ``message``, ``screenshot``)."""
+    removal_request = selectors.request_for_owner(request.user, ticket_number)
+    if removal_request is None:
+        raise Http404("No such ticket.")
+    if request.FILES:
+        # Checking a file costs a decode: every attempt that carries one counts towards the hourly limit.
+        allowance = throttle.record(request.user)
+        if not allowance.allowed:
+            return _rate_limited(request, allowance)
+    form = ReplyForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _render_detail(request, removal_request, reply_form=form, status=400)
+    try:
+        services.reply_to_request(
+            removal_request,
+            requester=request.user,
+            message=form.cleaned_data["message"],
+            screenshot=form.checked_screenshot,
+        )
+    except services.NotPermitted:
+        raise Http404("No such ticket.") from None
+    except services.Refused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Thank you: your reply was sent. The support team will pick your request up again.")
+    return redirect("requests_app:request_detail", ticket_number=ticket_number)
 
 
 def _countdown(delta):

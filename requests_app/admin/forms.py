@@ -10,7 +10,7 @@ from requests_app.services.decisions import display_name
 
 class RejectForm(forms.Form):
     reason = forms.ChoiceField(
-        choices=domain.REJECTION_REASON_CHOICES,
+        choices=[(code, domain.REJECTION_REASONS[code][0]) for code in domain.AGENT_REJECTION_REASONS],
         widget=forms.RadioSelect,
         help_text="The freelancer receives the reason's standard message.",
     )
@@ -42,3 +42,35 @@ class ReassignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = selectors.queue_workers()
         self.fields["assignee"].label_from_instance = display_name
+
+
+class ApproveForm(forms.Form):
+    """The confirmation of an approval: ``confirm`` says the agent saw what will happen (there is no undo); the
+    public message is a canned one, an own text, or both (canned first)."""
+
+    confirm = forms.CharField()
+    canned = forms.ChoiceField(
+        choices=[(code, label) for code, (label, _) in domain.APPROVAL_MESSAGES.items()],
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    message = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_confirm(self):
+        if self.cleaned_data["confirm"] != "yes":
+            raise forms.ValidationError("Confirm the approval on this page.")
+        return "yes"
+
+    def public_message(self) -> str:
+        canned = domain.APPROVAL_MESSAGES.get(self.cleaned_data.get("canned") or "", ("", ""))[1]
+        own = (self.cleaned_data.get("message") or "").strip()
+        return "\n\n".join(part for part in (canned, own) if part)
+
+
+class AskForm(forms.Form):
+    message = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        label="Question to the freelancer",
+        error_messages={"required": "Write the question the freelancer should answer."},
+    )

@@ -1,5 +1,6 @@
 """The agents' queue: the changelist, its filters and columns, and the bulk actions."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -7,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from requests_app import domain, reports, selectors, services
-from requests_app.admin.forms import ReassignForm, RejectForm
+from requests_app.admin.forms import ApproveForm, ReassignForm, RejectForm
 from requests_app.formatting import duration_text
 from requests_app.models import OPEN, RemovalRequest, Status
 from requests_app.services.common import QUEUE_DOWN_WARNING, queue_failures
@@ -59,7 +60,7 @@ class QueueStatusFilter(admin.SimpleListFilter):
         yield {
             "selected": self.value() is None,
             "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": "Any (searching)" if changelist.query else "Open (submitted or approved)",
+            "display": "Any (searching)" if changelist.query else "Open (submitted, waiting or approved)",
         }
         for value, label in self.lookup_choices:
             yield {
@@ -232,10 +233,20 @@ class QueueAdminMixin:
     def claim_selected(self, request, queryset):
         self._each(request, queryset, done_verb="claimed", call=lambda t: services.claim_request(t, agent=request.user))
 
-    @admin.action(description="Approve selected tickets", permissions=["approve"])
+    @admin.action(description="Approve selected tickets…", permissions=["approve"])
     def approve_selected(self, request, queryset):
-        self._each(
-            request, queryset, done_verb="approved", call=lambda t: services.approve_request(t, agent=request.user)
+        form = ApproveForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            message = form.public_message()
+            self._each(
+                request,
+                queryset,
+                done_verb="approved",
+                call=lambda t: services.approve_request(t, agent=request.user, message=message),
+            )
+            return None
+        return self._pick_page(
+            request, self._selected(self._targets(request, queryset)), form, kind="approve", bulk=True
         )
 
     @admin.action(description="Reject selected tickets…", permissions=["reject"])
@@ -277,7 +288,7 @@ class QueueAdminMixin:
 
     def _pick_page(self, request, tickets, form, *, kind, bulk):
         """The page between a click and a reject/reassign: the tickets, and the reason or the person."""
-        verb = {"reject": "Reject", "reassign": "Reassign"}[kind]
+        verb = {"approve": "Approve", "ask": "Ask about", "reject": "Reject", "reassign": "Reassign"}[kind]
         context = {
             **self.admin_site.each_context(request),
             "is_nav_sidebar_enabled": False,
@@ -289,7 +300,16 @@ class QueueAdminMixin:
             "form": form,
             "bulk": bulk,
             "action": f"{kind}_selected",
-            "reasons": [(code, label, canned) for code, (label, canned) in domain.REJECTION_REASONS.items()],
+            "reasons": [
+                (code, *domain.REJECTION_REASONS[code]) for code in domain.AGENT_REJECTION_REASONS
+            ],
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "approval_messages": [(code, label, text) for code, (label, text) in domain.APPROVAL_MESSAGES.items()],
+            "sla_days": settings.PERK_SLA_DAYS,
+            "reply_days": settings.PERK_REPLY_DAYS,
+            # Acting on a ticket someone else holds: the page says whose, before the agent confirms.
+            "held_by_others": [
+                t for t in tickets[:MAX_BULK] if t.assigned_to_id is not None and t.assigned_to_id != request.user.pk
+            ],
         }
         return TemplateResponse(request, f"admin/requests_app/removalrequest/{kind}.html", context)

@@ -1,6 +1,7 @@
 """A ticket's page in the admin and its buttons (claim, approve, reject, note, reassign): POST only, one
 service call each."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
@@ -11,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from jss.services import preview_removal
 from requests_app import domain, selectors, services
-from requests_app.admin.forms import NoteForm, ReassignForm, RejectForm
+from requests_app.admin.forms import ApproveForm, AskForm, NoteForm, ReassignForm, RejectForm
 from requests_app.admin.queue import REFUSALS, sla_state
 from requests_app.models import RemovalRequest, RequestEvent, Status
 from requests_app.services.common import QUEUE_DOWN_WARNING, queue_failures
@@ -43,14 +44,17 @@ class TicketPagesMixin:
         can = {
             "claim": ticket.is_open and self.has_claim_permission(request),
             "approve": domain.APPROVE in allowed and self.has_approve_permission(request),
+            "ask": domain.REQUEST_INFO in allowed and self.has_reject_permission(request),
             "reject": domain.REJECT in allowed and self.has_reject_permission(request),
             "note": self.has_note_permission(request),
             "reassign": ticket.is_open and self.has_reassign_permission(request),
         }
         can["claim"] = can["claim"] and ticket.assigned_to_id is None
+        can["reassign_any"] = self.has_reassign_permission(request)
         return {
             "is_nav_sidebar_enabled": False,
             "subtitle": None,
+            "reply_days": settings.PERK_REPLY_DAYS,
             "ticket": ticket,
             "sla_css": css,
             "sla_text": sla_text,
@@ -72,7 +76,9 @@ class TicketPagesMixin:
             "screenshot_url": f"/requests/{ticket.ticket_number}/screenshot/" if ticket.screenshot else "",
             "rejection_label": domain.REJECTION_REASONS[ticket.rejection_reason][0] if ticket.rejection_reason else "",
             "scope_label": domain.SCOPE_LABELS.get(ticket.scope, ticket.scope),
-            "urls": {name: self._url(name, ticket) for name in ("claim", "approve", "reject", "note", "reassign")},
+            "urls": {
+                name: self._url(name, ticket) for name in ("claim", "approve", "ask", "reject", "note", "reassign")
+            },
         }
 
     @staticmethod
@@ -102,6 +108,7 @@ class TicketPagesMixin:
         views = [
             ("claim", self.claim_view),
             ("approve", self.approve_view),
+            ("ask", self.ask_view),
             ("reject", self.reject_view),
             ("note", self.note_view),
             ("reassign", self.reassign_view),
@@ -146,11 +153,48 @@ class TicketPagesMixin:
         return self._run(request, ticket, "claimed", lambda: services.claim_request(ticket, agent=request.user))
 
     def approve_view(self, request, object_id):
-        return require_POST(self._approve)(request, object_id)
-
-    def _approve(self, request, object_id):
+        """GET (or a POST without ``confirm``): what the approval will do, that it cannot be undone, and an
+        optional public message; the confirmed POST approves."""
         ticket = self._ticket_for(request, object_id, self.has_approve_permission)
-        return self._run(request, ticket, "approved", lambda: services.approve_request(ticket, agent=request.user))
+        if request.method != "POST" and domain.APPROVE not in domain.allowed_actions(ticket.status):
+            self.message_user(
+                request,
+                f"Ticket {ticket.ticket_number} is {ticket.get_status_display().lower()}; "
+                "only a submitted ticket can be approved.",
+            )
+            return self._back(ticket)
+        form = ApproveForm(request.POST if request.method == "POST" and "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            message = form.public_message()
+            return self._run(
+                request,
+                ticket,
+                "approved",
+                lambda: services.approve_request(ticket, agent=request.user, message=message),
+            )
+        selected = self._selected(RemovalRequest.objects.filter(pk=ticket.pk))
+        return self._pick_page(request, selected, form, kind="approve", bulk=False)
+
+    def ask_view(self, request, object_id):
+        """Ask the freelancer a question: the ticket waits on them, its SLA paused, until they reply."""
+        ticket = self._ticket_for(request, object_id, self.has_reject_permission)
+        if request.method != "POST" and domain.REQUEST_INFO not in domain.allowed_actions(ticket.status):
+            self.message_user(
+                request,
+                f"Ticket {ticket.ticket_number} is {ticket.get_status_display().lower()}; "
+                "only a submitted ticket can get a question.",
+            )
+            return self._back(ticket)
+        form = AskForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            return self._run(
+                request,
+                ticket,
+                "is waiting on the freelancer's reply",
+                lambda: services.request_info(ticket, agent=request.user, message=form.cleaned_data["message"]),
+            )
+        selected = self._selected(RemovalRequest.objects.filter(pk=ticket.pk))
+        return self._pick_page(request, selected, form, kind="ask", bulk=False)
 
     def reject_view(self, request, object_id):
         ticket = self._ticket_for(request, object_id, self.has_reject_permission)

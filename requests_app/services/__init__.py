@@ -12,8 +12,15 @@ from requests_app.services.applying import (
     sweep,
 )
 from requests_app.services.common import queue_failures
-from requests_app.services.decisions import add_note, approve_request, claim_request, reassign_request, reject_request
-from requests_app.services.submission import check_eligibility, submit_request, withdraw_request
+from requests_app.services.decisions import (
+    add_note,
+    approve_request,
+    claim_request,
+    reassign_request,
+    reject_request,
+    request_info,
+)
+from requests_app.services.submission import check_eligibility, reply_to_request, submit_request, withdraw_request
 
 __all__ = [
     "InvalidTransition",
@@ -30,6 +37,8 @@ __all__ = [
     "reassign_request",
     "record_jss_outcomes",
     "reject_request",
+    "reply_to_request",
+    "request_info",
     "submit_request",
     "sweep",
     "withdraw_request",

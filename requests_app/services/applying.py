@@ -16,7 +16,7 @@ from outbox import services as outbox_services
 from requests_app import domain, selectors
 from requests_app.emails import owe_request_email, owe_request_emails, owe_sla_alert
 from requests_app.formatting import format_date, when
-from requests_app.models import OPEN, EventKind, RemovalRequest, RequestEvent, Status
+from requests_app.models import SLA_RUNNING, EventKind, RemovalRequest, RequestEvent, Status
 from requests_app.services.common import now_or, record_event
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)
     at_risk: list[str] = field(default_factory=list)
     breached: list[str] = field(default_factory=list)
+    reminded: list[str] = field(default_factory=list)  # waiting on the freelancer: reminded halfway
+    no_reply: list[str] = field(default_factory=list)  # waiting on the freelancer: closed at the end
     emails: list[str] = field(default_factory=list)  # "kind to recipient" of each owed email sent again
     outcomes: int = 0  # JSS outcomes recorded on tickets whose announcement never arrived
 
@@ -86,6 +88,7 @@ def sweep(*, now=None) -> SweepReport:
     _apply_waiting(report, now=now)
     report.outcomes = record_jss_outcomes(unrecorded_outcomes(), now=now)
     _raise_sla_alerts(report, now=now)
+    _remind_or_close_waiting(report, now=now)
     _resend_owed_emails(report, now=now)
     if any(report.counts().values()):
         logger.info("sweep", extra=report.counts())
@@ -117,6 +120,60 @@ def _apply_waiting(report, *, now):
         after = candidate.pk
 
 
+def _remind_or_close_waiting(report, *, now):
+    """Tickets waiting on the freelancer: a reminder once halfway through PERK_REPLY_DAYS (one per question: the
+    outbox owes it once per question event), and a ``no_reply`` rejection, with its email, at the end."""
+    reply_days = dt.timedelta(days=settings.PERK_REPLY_DAYS)
+    waiting = RemovalRequest.objects.filter(status=Status.WAITING_ON_FREELANCER).order_by("pk")
+    for pk in list(waiting.filter(waiting_since__lte=now - reply_days).values_list("pk", flat=True)):
+        ticket = _close_unanswered(pk, now=now)
+        if ticket:
+            report.no_reply.append(ticket)
+    halfway = waiting.filter(waiting_since__lte=now - reply_days / 2, waiting_since__gt=now - reply_days)
+    for pk in list(halfway.values_list("pk", flat=True)):
+        with transaction.atomic():
+            locked = (
+                RemovalRequest.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=Status.WAITING_ON_FREELANCER)
+                .first()
+            )
+            if locked is None:
+                continue
+            questions = RequestEvent.objects.filter(request=locked, kind=EventKind.INFO_REQUESTED)
+            question = questions.order_by("-created_at").first()
+            if question is None:
+                continue
+            if owe_request_email(locked, "info_reminder", event=question, now=now, agent_message=question.message):
+                report.reminded.append(locked.ticket_number)
+
+
+def _close_unanswered(pk, *, now):
+    with transaction.atomic():
+        locked = (
+            RemovalRequest.objects.select_for_update(skip_locked=True)
+            .filter(pk=pk, status=Status.WAITING_ON_FREELANCER)
+            .first()
+        )
+        if locked is None:
+            return None  # replied, withdrawn or decided meanwhile, or locked by someone acting on it now
+        waited_since = locked.waiting_since
+        locked.status = domain.next_status(locked.status, domain.REJECT)
+        locked.rejection_reason = domain.NO_REPLY
+        locked.decided_at = now
+        locked.waiting_since = None
+        locked.save(update_fields=["status", "rejection_reason", "decided_at", "waiting_since"])
+        event = record_event(
+            locked,
+            EventKind.REJECTED,
+            now=now,
+            message=domain.REJECTION_REASONS[domain.NO_REPLY][1],
+            data={"reason": domain.NO_REPLY, "note": "", "waiting_since": waited_since.isoformat()},
+        )
+        owe_request_email(locked, "rejected", event=event, now=now)
+    logger.info("closed without a reply", extra={"ticket": locked.ticket_number})
+    return locked.ticket_number
+
+
 def _resend_owed_emails(report, *, now):
     """Every email the outbox says is still owed (ticket emails, SLA alerts, status-loss notices alike)."""
     report.emails.extend(outbox_services.resend_owed(now=now))
@@ -143,7 +200,9 @@ def _raise_sla_alerts(report, *, now):
 
 def _raise_sla_alert(pk, *, kind, now):
     with transaction.atomic():
-        locked = RemovalRequest.objects.select_for_update(skip_locked=True).filter(pk=pk, status__in=OPEN).first()
+        locked = (
+            RemovalRequest.objects.select_for_update(skip_locked=True).filter(pk=pk, status__in=SLA_RUNNING).first()
+        )
         # Locked elsewhere (another sweep, an agent deciding): the next sweep looks again.
         if locked is None:
             return None

@@ -12,6 +12,8 @@ Rules beyond the status table (docs/decisions.md):
 - A rejection for the reason ``other`` must say why: its canned message tells the freelancer to read the note.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import transaction
 
@@ -94,6 +96,13 @@ def _already_decided(locked, action) -> AlreadyDecided:
             locked,
             action,
             f"Ticket {locked.ticket_number} was withdrawn by the requester; it can no longer be {done}.",
+        )
+    if locked.status == Status.WAITING_ON_FREELANCER:
+        return AlreadyDecided(
+            locked,
+            action,
+            f"Ticket {locked.ticket_number} is waiting on the freelancer's reply to a question; it cannot be {done} "
+            "until they answer (or the reply time runs out).",
         )
     by = display_name(locked.decided_by)
     if locked.status == Status.REJECTED:
@@ -195,10 +204,12 @@ def add_note(removal_request, *, agent, message, now=None) -> RequestEvent:
         return record_event(locked, EventKind.NOTE_ADDED, actor=agent, public=False, message=message, now=now)
 
 
-def approve_request(removal_request, *, agent, now=None) -> RemovalRequest:
-    """Approve a submitted ticket; the exclusion is applied by a task queued on commit (and by the sweep)."""
+def approve_request(removal_request, *, agent, message="", now=None) -> RemovalRequest:
+    """Approve a submitted ticket, optionally with a public message to the freelancer; the exclusion is applied
+    by a task queued on commit (and by the sweep)."""
     now = now_or(now)
     _require_perm(agent, "approve_removalrequest")
+    message = _public_message(message)
     with transaction.atomic():
         locked = lock_request(removal_request)
         locked.status = _decide(locked, domain.APPROVE)
@@ -216,12 +227,61 @@ def approve_request(removal_request, *, agent, now=None) -> RemovalRequest:
             message=(
                 "Approved. The feedback will be removed from your Job Success Score within "
                 f"{settings.PERK_SLA_DAYS} days of your request, by {format_date(locked.sla_due_at.date())}."
-            ),
+            )
+            + (f"\n\n{message}" if message else ""),
+            data={"note": message},
         )
+        # The approval email is owed (and its sending queued) before the apply task is queued, so the
+        # freelancer reads "approved" before "removed" even when both run at once (eager tasks, a fast worker).
+        owe_request_email(locked, "approved", event=event, now=now, agent_message=message)
         from requests_app.tasks import apply_exclusion as apply_task
 
         queue_after_commit(apply_task, locked.pk)
-        owe_request_email(locked, "approved", event=event, now=now)
+    return locked
+
+
+def _public_message(message) -> str:
+    message = (message or "").strip()
+    if len(message) > MESSAGE_MAX_CHARS:
+        raise InvalidInput(f"The message can be at most {MESSAGE_MAX_CHARS} characters.")
+    return message
+
+
+def request_info(removal_request, *, agent, message, now=None) -> RemovalRequest:
+    """Ask the freelancer a public question (an email with a link to the ticket). The ticket waits on them and
+    its SLA clock is paused until they reply; the sweep reminds them halfway through PERK_REPLY_DAYS and
+    rejects it with ``no_reply`` at the end."""
+    now = now_or(now)
+    _require_perm(agent, "reject_removalrequest")
+    message = _public_message(message)
+    if not message:
+        raise InvalidInput("A question to the freelancer needs some text.")
+    with transaction.atomic():
+        locked = lock_request(removal_request)
+        try:
+            locked.status = domain.next_status(locked.status, domain.REQUEST_INFO)
+        except InvalidTransition:
+            raise RequestRefused(
+                locked,
+                domain.REQUEST_INFO,
+                f"Ticket {locked.ticket_number} is {domain.STATUS_LABELS.get(locked.status, locked.status).lower()}; "
+                "only a submitted ticket can get a question.",
+            ) from None
+        _refuse_own_ticket(locked, agent, "ask about")
+        locked.waiting_since = now
+        if locked.assigned_to_id is None:
+            locked.assigned_to = agent
+        locked.save(update_fields=["status", "waiting_since", "assigned_to"])
+        reply_by = now + timedelta(days=settings.PERK_REPLY_DAYS)
+        event = record_event(
+            locked,
+            EventKind.INFO_REQUESTED,
+            actor=agent,
+            now=now,
+            message=message,
+            data={"question": message, "reply_by": reply_by.isoformat()},
+        )
+        owe_request_email(locked, "info_requested", event=event, now=now, agent_message=message)
     return locked
 
 
@@ -245,9 +305,12 @@ def reject_request(removal_request, *, agent, reason, message="", now=None) -> R
         locked.rejection_reason = reason
         locked.decided_by = agent
         locked.decided_at = now
+        locked.waiting_since = None
         if locked.assigned_to_id is None:
             locked.assigned_to = agent
-        locked.save(update_fields=["status", "rejection_reason", "decided_by", "decided_at", "assigned_to"])
+        locked.save(
+            update_fields=["status", "rejection_reason", "decided_by", "decided_at", "assigned_to", "waiting_since"]
+        )
         event = record_event(
             locked, EventKind.REJECTED, actor=agent, now=now, message=text, data={"reason": reason, "note": message}
         )

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from requests_app import domain, selectors
-from requests_app.domain import NotPermitted
+from requests_app.domain import InvalidInput, NotPermitted
 from requests_app.eligibility import EligibilityReport, NotEligible, Reason, evaluate
 from requests_app.emails import owe_request_email
 from requests_app.models import EventKind, RemovalRequest, Status, private_storage
@@ -153,6 +153,61 @@ def _violated_constraint(exc) -> str | None:
     return None
 
 
+REPLY_MAX_CHARS = 5000
+
+
+def reply_to_request(removal_request, *, requester, message, screenshot=None, now=None) -> RemovalRequest:
+    """The freelancer answers the agent's question, with text and optionally a new screenshot (checked like any
+    other): the ticket goes back to ``submitted`` and its deadline moves on by the time it waited."""
+    now = now_or(now)
+    if not selectors.requests_of(requester).filter(pk=removal_request.pk).exists():
+        raise NotPermitted("Only the person who asked, or whoever now acts for the contract, can reply.")
+    message = (message or "").strip()
+    if not message:
+        raise InvalidInput("Your reply needs some text.")
+    if len(message) > REPLY_MAX_CHARS:
+        raise InvalidInput(f"A reply can be at most {REPLY_MAX_CHARS} characters.")
+    checked = check_screenshot(screenshot) if screenshot else None
+    storage = private_storage()
+    stored_name = None
+    try:
+        with transaction.atomic():
+            locked = lock_request(removal_request)
+            locked.status = domain.next_status(locked.status, domain.REPLY)
+            waited = max(now - locked.waiting_since, dt.timedelta(0))
+            locked.sla_due_at += waited
+            locked.waiting_since = None
+            fields = ["status", "sla_due_at", "waiting_since"]
+            if checked is not None:
+                stored_name = storage.save(f"screenshots/{checked.random_name()}", ContentFile(checked.content))
+                previous = locked.screenshot.name
+                locked.screenshot.name = stored_name
+                locked.screenshot_content_type = checked.content_type
+                fields += ["screenshot", "screenshot_content_type"]
+                if previous:
+                    # The new screenshot replaces the old one; the old file goes once the reply is stored.
+                    transaction.on_commit(lambda: storage.delete(previous))
+            locked.save(update_fields=fields)
+            record_event(
+                locked,
+                EventKind.REPLIED,
+                actor=requester,
+                now=now,
+                message=message,
+                data={
+                    "paused_seconds": int(waited.total_seconds()),
+                    "sla_due_at": locked.sla_due_at.isoformat(),
+                    "screenshot": checked is not None,
+                },
+            )
+    except BaseException:
+        if stored_name:
+            storage.delete(stored_name)
+        raise
+    logger.info("freelancer replied", extra={"ticket": locked.ticket_number})
+    return locked
+
+
 def withdraw_request(removal_request, *, requester, now=None) -> RemovalRequest:
     now = now_or(now)
     if not selectors.requests_of(requester).filter(pk=removal_request.pk).exists():
@@ -160,6 +215,7 @@ def withdraw_request(removal_request, *, requester, now=None) -> RemovalRequest:
     with transaction.atomic():
         locked = lock_request(removal_request)
         locked.status = domain.next_status(locked.status, domain.WITHDRAW)
-        locked.save(update_fields=["status"])
+        locked.waiting_since = None
+        locked.save(update_fields=["status", "waiting_since"])
         record_event(locked, EventKind.WITHDRAWN, actor=requester, now=now, message="You withdrew this request.")
     return locked

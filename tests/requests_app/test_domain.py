@@ -16,6 +16,7 @@ from requests_app.domain import (
     STATUSES,
     SUBMITTED,
     TRANSITIONS,
+    WAITING_ON_FREELANCER,
     WITHDRAWN,
     InvalidTransition,
     allowed_actions,
@@ -23,10 +24,16 @@ from requests_app.domain import (
     next_status,
 )
 
+# SPEC §3: submitted -> approved -> applied; submitted -> rejected; submitted <-> waiting_on_freelancer (a question,
+# the reply); waiting -> rejected (no_reply by the sweep, or an agent closing it); open -> withdrawn by the requester.
 ALLOWED = {
     (SUBMITTED, "approve"): APPROVED,
     (SUBMITTED, "reject"): REJECTED,
+    (SUBMITTED, "request_info"): WAITING_ON_FREELANCER,
     (SUBMITTED, "withdraw"): WITHDRAWN,
+    (WAITING_ON_FREELANCER, "reply"): SUBMITTED,
+    (WAITING_ON_FREELANCER, "reject"): REJECTED,
+    (WAITING_ON_FREELANCER, "withdraw"): WITHDRAWN,
     (APPROVED, "apply"): APPLIED,
 }
 
@@ -35,19 +42,22 @@ REFUSED = [pair for pair in ALL_PAIRS if pair not in ALLOWED]
 
 
 def test_status_values_are_the_spec_strings():
-    assert (SUBMITTED, APPROVED, APPLIED, REJECTED, WITHDRAWN) == (
+    assert (SUBMITTED, WAITING_ON_FREELANCER, APPROVED, APPLIED, REJECTED, WITHDRAWN) == (
         "submitted",
+        "waiting_on_freelancer",
         "approved",
         "applied",
         "rejected",
         "withdrawn",
     )
-    assert set(STATUSES) == {SUBMITTED, APPROVED, APPLIED, REJECTED, WITHDRAWN}
-    assert ACTIONS == ("approve", "reject", "withdraw", "apply")
+    assert set(STATUSES) == {SUBMITTED, WAITING_ON_FREELANCER, APPROVED, APPLIED, REJECTED, WITHDRAWN}
+    assert ACTIONS == ("approve", "reject", "request_info", "reply", "withdraw", "apply")
 
 
 def test_open_and_final_statuses_partition_the_statuses():
-    assert OPEN_STATUSES == (SUBMITTED, APPROVED)
+    assert OPEN_STATUSES == (SUBMITTED, WAITING_ON_FREELANCER, APPROVED)
+    # The SLA clock is paused while a ticket waits on the freelancer.
+    assert domain.SLA_RUNNING_STATUSES == (SUBMITTED, APPROVED)
     assert set(FINAL_STATUSES) == {APPLIED, REJECTED, WITHDRAWN}
     assert set(OPEN_STATUSES) | set(FINAL_STATUSES) == set(STATUSES)
     assert not set(OPEN_STATUSES) & set(FINAL_STATUSES)
@@ -58,8 +68,8 @@ def test_transition_table_is_exactly_the_spec_flow():
 
 
 def test_pairs_cover_every_status_and_action():
-    assert len(ALL_PAIRS) == 20
-    assert len(REFUSED) == 16
+    assert len(ALL_PAIRS) == 36
+    assert len(REFUSED) == 28
 
 
 @pytest.mark.parametrize(("current", "action", "expected"), [(*k, v) for k, v in ALLOWED.items()])
@@ -87,10 +97,10 @@ def test_nothing_leaves_a_final_status(status):
     assert allowed_actions(status) == ()
 
 
-def test_no_transition_leads_back_to_an_open_status_or_from_a_final_one():
-    for (current, _action), target in TRANSITIONS.items():
+def test_no_transition_leaves_a_final_status_and_only_a_reply_returns_to_submitted():
+    for (current, action), target in TRANSITIONS.items():
         assert current not in FINAL_STATUSES
-        assert target != SUBMITTED
+        assert target != SUBMITTED or (current, action) == (WAITING_ON_FREELANCER, "reply")
 
 
 @pytest.mark.parametrize(
@@ -104,6 +114,14 @@ def test_no_transition_leads_back_to_an_open_status_or_from_a_final_one():
         (APPLIED, "apply", "This request was already applied; it cannot be applied again."),
         (APPLIED, "withdraw", "This request was already applied; it can no longer be withdrawn."),
         (SUBMITTED, "apply", "This request has not been approved yet; it cannot be applied."),
+        (SUBMITTED, "reply", "This request is not waiting for your reply; there is nothing to answer."),
+        (APPLIED, "reply", "This request is not waiting for your reply; there is nothing to answer."),
+        (
+            WAITING_ON_FREELANCER,
+            "approve",
+            "This request is waiting on the freelancer's reply; it cannot be approved until they answer.",
+        ),
+        (REJECTED, "request_info", "This request was already rejected; it can no longer be asked a question."),
     ],
 )
 def test_refusal_messages_read_as_plain_english(current, action, message):
@@ -119,7 +137,8 @@ def test_unknown_status_or_action_is_refused(current, action):
 
 
 def test_rejection_reasons_have_label_and_freelancer_message():
-    assert set(domain.REJECTION_REASONS) == {"not_eligible", "screenshot_invalid", "duplicate", "other"}
+    assert set(domain.REJECTION_REASONS) == {"not_eligible", "screenshot_invalid", "duplicate", "no_reply", "other"}
+    assert "no_reply" not in domain.AGENT_REJECTION_REASONS  # the sweep's, not an agent's
     for code, (label, message) in domain.REJECTION_REASONS.items():
         assert label and label[0].isupper(), code
         assert len(message) > 40 and message.endswith("."), code

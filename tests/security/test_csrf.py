@@ -64,6 +64,12 @@ def timeline(w, kind, user):
     return RequestEvent.objects.filter(request=w.ticket, kind=kind, actor=user).exists()
 
 
+def waiting_ticket_page(w):
+    """The reply form is on the ticket page of a ticket waiting on the freelancer: an agent asks first."""
+    services.request_info(w.ticket, agent=w.agent, message="Which email told you?", now=NOW)
+    return f"/requests/{w.ticket.ticket_number}/"
+
+
 def signed_in(client):
     return "_auth_user_id" in client.session
 
@@ -117,6 +123,14 @@ ENDPOINTS = {
         lambda w: {},
         lambda w, client: ticket(w).status == "withdrawn",
     ),
+    "reply": Endpoint(
+        "owner",
+        lambda w: waiting_ticket_page(w),
+        lambda w: f"/requests/{w.ticket.ticket_number}/reply/",
+        lambda w: {"message": "Here is the screenshot you asked for."},
+        lambda w, client: ticket(w).status == "submitted"
+        and ticket(w).events.filter(kind="replied").exists(),
+    ),
     "admin login": Endpoint(
         "anon",
         lambda w: "/admin/login/",
@@ -147,10 +161,17 @@ ENDPOINTS = {
     ),
     "approve button": Endpoint(
         "agent",
-        lambda w: admin_url(w, "change/"),
         lambda w: admin_url(w, "approve/"),
-        lambda w: {},
+        lambda w: admin_url(w, "approve/"),
+        lambda w: {"confirm": "yes", "canned": "standard", "message": ""},
         lambda w, client: ticket(w).status == "approved",
+    ),
+    "ask button": Endpoint(
+        "agent",
+        lambda w: admin_url(w, "ask/"),
+        lambda w: admin_url(w, "ask/"),
+        lambda w: {"message": "Which email told you about the status loss?"},
+        lambda w, client: ticket(w).status == "waiting_on_freelancer",
     ),
     "reject button": Endpoint(
         "agent",
@@ -184,7 +205,7 @@ ENDPOINTS = {
         "agent",
         lambda w: QUEUE,
         lambda w: QUEUE,
-        lambda w: bulk(w, "approve_selected"),
+        lambda w: bulk(w, "approve_selected", confirm="yes"),
         lambda w, client: ticket(w).status == "approved",
     ),
     "reject action": Endpoint(

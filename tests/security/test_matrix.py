@@ -279,6 +279,14 @@ SUBMITTED = Expect(
     check=lambda w, u: RemovalRequest.objects.filter(contract=w.spare, requested_by=u, status="submitted").count() == 1,
     label="submitted",
 )
+ASKED = Expect(
+    302,
+    TICKET_PAGE,
+    TICKET_AREAS,
+    lambda w, u: ticket(w).status == "waiting_on_freelancer" and events(w, "info_requested", u),
+    "asked",
+)
+TO_OWN_TICKET = to("/requests/{w.open.ticket_number}/", "refused")
 # Refused by the service and said on the page the person is sent back to; nothing changes.
 REFUSED = to(APPLIED_PAGE, "refused")
 STAYS_APPLIED = to("/requests/{w.applied.ticket_number}/", "refused")
@@ -375,6 +383,14 @@ ROWS = [
         LOGIN,        E404,         STAYS_APPLIED, E404,        E404,         E404),
     row("withdraw-no-such-ticket", POST, f"/requests/{NOT_A_TICKET}/withdraw/", {},
         LOGIN,        E404,         E404,         E404,         E404,         E404),
+    # The reply follows the person's current role; the open ticket is not waiting, so the owner's reply is refused
+    # and said on the ticket page; nothing changes.
+    row("reply", POST, f"/requests/{T}/reply/", {"message": "Here it is."},
+        LOGIN,        E404,         TO_OWN_TICKET, E404,        E404,         E404),
+    row("reply-get", GET, f"/requests/{T}/reply/", None,
+        LOGIN,        E405,         E405,         E405,         E405,         E405),
+    row("reply-no-such-ticket", POST, f"/requests/{NOT_A_TICKET}/reply/", {"message": "Hi"},
+        LOGIN,        E404,         E404,         E404,         E404,         E404),
     # --- public work histories ---
     row("freelancer-profile", GET, "/freelancers/{w.public[freelancer]}/", None,
         OK,           OK,           OK,           OK,           OK,           OK),
@@ -442,15 +458,27 @@ ROWS = [
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         CLAIMED,      CLAIMED),
     row("claim-get", GET, ADMIN_T + "claim/", None,
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E405,         E405,         E405),
-    row("approve", POST, ADMIN_T + "approve/", {},
+    # Approve goes through a confirmation page: a GET (or a POST without "confirm") shows it, changing nothing.
+    row("approve-page", GET, ADMIN_T + "approve/", None,
+        ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         OK,           OK),
+    row("approve-unconfirmed", POST, ADMIN_T + "approve/", {},
+        ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         OK,           OK),
+    row("approve", POST, ADMIN_T + "approve/", {"confirm": "yes", "canned": "standard", "message": ""},
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         APPROVED,     APPROVED),
-    row("approve-get", GET, ADMIN_T + "approve/", None,
-        ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E405,         E405,         E405),
     # No undo: a decision on an applied ticket is refused by the service and said on its page.
-    row("approve-applied", POST, ADMIN_A + "approve/", {},
+    row("approve-applied", POST, ADMIN_A + "approve/", {"confirm": "yes"},
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         REFUSED,      REFUSED),
-    row("approve-no-such-ticket", POST, QUEUE + "999999/approve/", {},
+    row("approve-applied-page", GET, ADMIN_A + "approve/", None,
+        ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         REFUSED,      REFUSED),
+    row("approve-no-such-ticket", POST, QUEUE + "999999/approve/", {"confirm": "yes"},
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         E404,         E404),
+    # Ask the freelancer: a page, then the question (agents and leads, like rejecting).
+    row("ask-page", GET, ADMIN_T + "ask/", None,
+        ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         OK,           OK),
+    row("ask", POST, ADMIN_T + "ask/", {"message": "Which email told you?"},
+        ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         ASKED,        ASKED),
+    row("ask-applied", POST, ADMIN_A + "ask/", {"message": "Too late?"},
+        ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         REFUSED,      REFUSED),
     row("reject-page", GET, ADMIN_T + "reject/", None,
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         OK,           OK),
     row("reject", POST, ADMIN_T + "reject/", {"reason": "duplicate", "message": ""},
@@ -468,9 +496,11 @@ ROWS = [
     # --- the queue's actions (an action a user is not offered: "No action selected", nothing done) ---
     row("action-claim", POST, QUEUE, bulk("claim_selected"),
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         CLAIMED_ALL,  CLAIMED_ALL),
-    row("action-approve", POST, QUEUE, bulk("approve_selected"),
+    row("action-approve-page", POST, QUEUE, bulk("approve_selected"),
+        ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         OK,           OK),
+    row("action-approve", POST, QUEUE, bulk("approve_selected", confirm="yes"),
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         APPROVED_ALL, APPROVED_ALL),
-    row("action-approve-applied", POST, QUEUE + "?status=all", bulk("approve_selected", "applied"),
+    row("action-approve-applied", POST, QUEUE + "?status=all", bulk("approve_selected", "applied", confirm="yes"),
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         TO_ALL,       TO_ALL),
     row("action-reject-page", POST, QUEUE, bulk("reject_selected"),
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         OK,           OK),
