@@ -165,6 +165,12 @@ def desk(request):
             ),
             ("Mine", counts.mine, f"{changelist}?assignee=mine", ""),
             ("Approved, awaiting apply", counts.approved_waiting, f"{changelist}?status=approved", ""),
+            (
+                "Waiting on freelancer (SLA paused)",
+                counts.waiting_on_freelancer,
+                f"{changelist}?status=waiting_on_freelancer",
+                "",
+            ),
             ("At risk", counts.at_risk, f"{changelist}?sla=at_risk", "warn" if counts.at_risk else ""),
             ("Breached", counts.breached, f"{changelist}?sla=breached", "bad" if counts.breached else ""),
         ],

@@ -232,3 +232,29 @@ def test_desk_queries_do_not_grow_with_the_queue(client, lee, avery):
         response = client.get(DESK)
     assert response.context["counts"].open >= 13
     assert len(large) == len(small)
+
+
+def test_waiting_on_the_freelancer_is_counted_apart_and_its_pause_is_not_held_against_the_sla(client, lee):
+    # Submitted 10 days ago (due 3 days ago); asked a day later, answered two days after that: due a day ago.
+    # Applied 2 days ago: late without the pause, on time with it.
+    submitted_at = ago(days=10)
+    ended_on = (submitted_at - dt.timedelta(days=5)).date()
+    paused = submit_ticket(now=submitted_at, ended_on=ended_on, started_on=ended_on - dt.timedelta(days=60))
+    services.request_info(paused, agent=lee, message="Which email?", now=submitted_at + dt.timedelta(days=1))
+    services.reply_to_request(
+        paused, requester=paused.requested_by, message="This one.", now=submitted_at + dt.timedelta(days=3)
+    )
+    services.approve_request(paused, agent=lee, now=ago(days=3))
+    services.apply_exclusion(paused.pk, now=ago(days=2))
+    paused.refresh_from_db()
+    assert paused.sla_due_at == submitted_at + dt.timedelta(days=9)
+    # One waiting now, for a week already: paused, so neither at risk nor breached.
+    waiting = submit_ticket(now=ago(days=8))
+    services.request_info(waiting, agent=lee, message="Which email?", now=ago(days=7, hours=12))
+    counts = reports.queue_counts(user=lee, now=NOW)
+    assert (counts.waiting_on_freelancer, counts.at_risk, counts.breached) == (1, 0, 0)
+    compliance = {c.days: (c.on_time, c.due) for c in reports.sla_compliance(now=NOW)}
+    assert compliance[30] == (1, 1)
+    client.force_login(lee)
+    page = client.get(DESK).content.decode()
+    assert "Waiting on freelancer (SLA paused)" in page and "?status=waiting_on_freelancer" in page
