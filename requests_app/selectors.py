@@ -359,6 +359,7 @@ MAX_NAME_MATCHES = 500
 TICKET_PAGE_RELATED = (
     "contract",
     "contract__client",
+    "contract__feedback",
     "freelancer",
     "freelancer__user",
     "agency",
@@ -397,6 +398,28 @@ def ticket_page(object_id) -> RemovalRequest | None:
     if not str(object_id).isdigit():
         return None
     return RemovalRequest.objects.select_related(*TICKET_PAGE_RELATED).filter(pk=object_id).first()
+
+
+def other_tickets_of_subject(ticket, *, limit=10) -> list[RemovalRequest]:
+    """The requester's other tickets, for context on a ticket page: the same subject's (the agency's, or the
+    freelancer's own), newest first, with their outcomes. One query."""
+    subject = subject_filter(freelancer_id=ticket.freelancer_id, agency_id=ticket.agency_id)
+    return list(
+        RemovalRequest.objects.filter(subject)
+        .exclude(pk=ticket.pk)
+        .select_related("contract")
+        .only(
+            "ticket_number",
+            "status",
+            "submitted_at",
+            "rejection_reason",
+            "jss_outcome",
+            "is_special_offer",
+            "contract__number",
+            "contract__title",
+        )
+        .order_by("-submitted_at", "-pk")[:limit]
+    )
 
 
 def tickets_with_rows(queryset: QuerySet[RemovalRequest], *, limit: int) -> list[RemovalRequest]:

@@ -73,6 +73,10 @@ class TicketPagesMixin:
                 "decider": display_name(ticket.decided_by) if ticket.decided_by_id else "",
             },
             "note_form": NoteForm(),
+            # A missing Feedback row raises RelatedObjectDoesNotExist, an AttributeError: getattr's default.
+            "feedback": getattr(ticket.contract, "feedback", None),
+            "other_tickets": selectors.other_tickets_of_subject(ticket),
+            "screenshot_is_image": ticket.screenshot_content_type in ("image/png", "image/jpeg"),
             "screenshot_url": f"/requests/{ticket.ticket_number}/screenshot/" if ticket.screenshot else "",
             "rejection_label": domain.REJECTION_REASONS[ticket.rejection_reason][0] if ticket.rejection_reason else "",
             "scope_label": domain.SCOPE_LABELS.get(ticket.scope, ticket.scope),

@@ -361,8 +361,16 @@ def test_approve_action_approves_and_reports_what_was_decided_meanwhile(
     agent_client, queue, avery, django_capture_on_commit_callbacks
 ):
     before = snapshot(queue["rejected"])
+    # First the page that says what will happen to each ticket and that it cannot be undone; nothing changes.
+    page = act(agent_client, "approve_selected", [queue["fresh"], queue["rejected"]])
+    html = page.content.decode()
+    assert page.status_code == 200 and "This cannot be undone" in html
+    assert f"{queue['rejected'].ticket_number}</span> (contract" in html and "so it cannot be approved" in html
+    assert RemovalRequest.objects.get(pk=queue["fresh"].pk).status == "submitted"
     with django_capture_on_commit_callbacks(execute=True):
-        response = act(agent_client, "approve_selected", [queue["fresh"], queue["rejected"]])
+        response = act(
+            agent_client, "approve_selected", [queue["fresh"], queue["rejected"]], confirm="yes", canned="standard"
+        )
     said = messages_of(response)
     assert f"Approved 1 ticket: {queue['fresh'].ticket_number}." in said
     refusal = next(m for m in said if m.startswith(f"Ticket {queue['rejected'].ticket_number} not approved"))
@@ -376,7 +384,7 @@ def test_a_bulk_action_over_the_limit_changes_nothing(agent_client, queue, monke
     monkeypatch.setattr(queue_admin, "MAX_BULK", 2)
     tickets = [queue["fresh"], queue["at_risk"], queue["breached"]]
     before = [snapshot(t) for t in tickets]
-    response = act(agent_client, "approve_selected", tickets)
+    response = act(agent_client, "approve_selected", tickets, confirm="yes")
     assert "Select at most 2 tickets at a time; nothing was changed." in messages_of(response)
     assert [snapshot(t) for t in tickets] == before
 
@@ -386,8 +394,9 @@ def test_reject_action_asks_for_the_reason_then_rejects(agent_client, queue):
     page = act(agent_client, "reject_selected", tickets)
     assert page.status_code == 200
     html = page.content.decode()
-    for label, canned in REJECTION_REASONS.values():
-        assert label in html and canned in html
+    for code, (label, canned) in REJECTION_REASONS.items():
+        offered = code != "no_reply"  # the sweep's reason, after PERK_REPLY_DAYS without a reply
+        assert (label in html and canned in html) is offered, code
     assert all(t.ticket_number in html for t in tickets)
     assert all(RemovalRequest.objects.get(pk=t.pk).status == "submitted" for t in tickets)
 
@@ -470,6 +479,7 @@ def test_ticket_page_queries_do_not_grow_with_the_timeline(agent_client, queue, 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    agent_client.get(change_url(ticket))  # process-wide caches (content types) filled: the steady state is measured
     with CaptureQueriesContext(connection) as short:
         agent_client.get(change_url(ticket))
     for index in range(25):
@@ -504,13 +514,23 @@ def test_claim_approve_buttons_call_the_services(agent_client, queue, avery, dja
     assert f"Ticket {ticket.ticket_number} claimed." in messages_of(response)
     ticket.refresh_from_db()
     assert ticket.assigned_to == avery
+    page = agent_client.get(action_url(ticket, "approve"))
+    assert page.status_code == 200 and "This cannot be undone" in page.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        response = agent_client.post(action_url(ticket, "approve"), follow=True)
+        response = agent_client.post(
+            action_url(ticket, "approve"),
+            {"confirm": "yes", "canned": "thanks_screenshot", "message": "Welcome back to Top Rated soon."},
+            follow=True,
+        )
     assert response.redirect_chain[-1][0] == change_url(ticket)
     assert f"Ticket {ticket.ticket_number} approved." in messages_of(response)
     ticket.refresh_from_db()
     assert ticket.status == "applied"
-    response = agent_client.post(action_url(ticket, "approve"), follow=True)
+    approved = ticket.events.get(kind=EventKind.APPROVED)
+    assert approved.data["note"].startswith("Thank you for the screenshot") and approved.data["note"].endswith(
+        "Welcome back to Top Rated soon."
+    )
+    response = agent_client.post(action_url(ticket, "approve"), {"confirm": "yes"}, follow=True)
     assert any("already decided" in m for m in messages_of(response))
 
 
@@ -542,11 +562,36 @@ def test_an_internal_note_from_the_ticket_page(agent_client, queue, avery):
     assert RequestEvent.objects.count() == before
 
 
-@pytest.mark.parametrize("name", ["claim", "approve", "note"])
+@pytest.mark.parametrize("name", ["claim", "note"])
 def test_buttons_never_act_on_a_get(agent_client, queue, name):
     before = snapshot(queue["fresh"])
     assert agent_client.get(action_url(queue["fresh"], name)).status_code == 405
     assert snapshot(queue["fresh"]) == before
+
+
+@pytest.mark.parametrize("name", ["approve", "ask"])
+def test_decisions_open_a_page_and_act_only_when_confirmed(agent_client, queue, name):
+    before = snapshot(queue["fresh"])
+    assert agent_client.get(action_url(queue["fresh"], name)).status_code == 200
+    assert agent_client.post(action_url(queue["fresh"], name), {}).status_code == 200
+    assert snapshot(queue["fresh"]) == before
+
+
+def test_the_ticket_page_keeps_every_button_in_its_place(agent_client, queue):
+    """After Claim, Approve must not slide into Claim's spot: the same buttons, in the same order, disabled
+    when they do not apply."""
+
+    def buttons(ticket):
+        html = agent_client.get(change_url(ticket)).content.decode()
+        actions = html[html.index('class="pd-actions"') : html.index("</section>", html.index('class="pd-actions"'))]
+        return re.findall(r">(Claim|Approve…|Ask the freelancer…|Reject…|Reassign…)<", actions)
+
+    ticket = queue["fresh"]
+    before = buttons(ticket)
+    agent_client.post(action_url(ticket, "claim"))
+    assert buttons(ticket) == before == ["Claim", "Approve…", "Ask the freelancer…", "Reject…"]
+    html = agent_client.get(change_url(ticket)).content.decode()
+    assert re.search(r'<button type="submit" class="pd-button" disabled>Claim</button>', html)
 
 
 def test_a_lead_reassigns_from_the_ticket_page(lead_client, queue, sam):
@@ -577,3 +622,31 @@ def test_no_one_edits_a_ticket_through_the_change_form_not_even_a_superuser(admi
         == 403
     )
     assert snapshot(ticket) == before
+
+
+def test_the_ticket_page_shows_the_feedback_the_requester_s_other_tickets_and_who_asked(agent_client, queue):
+    ticket = queue["fresh"]
+    feedback = ticket.contract.feedback
+    feedback.public_rating, feedback.public_comment = "2.50", "Slow and unresponsive."
+    feedback.freelancer_response, feedback.private_score = "I was on leave, as agreed.", 4
+    feedback.save()
+    earlier = f.RemovalRequestFactory(
+        freelancer=ticket.freelancer, contract__freelancer=ticket.freelancer, rejected=True, rejection_reason="duplicate"
+    )
+    html = agent_client.get(change_url(ticket)).content.decode()
+    assert "The feedback this would remove" in html
+    assert "<strong>2.50</strong> of 5" in html and "Slow and unresponsive." in html
+    assert "I was on leave, as agreed." in html and "4 of 10" in html and "staff only" in html
+    assert earlier.ticket_number in html and "Duplicate request" in html
+
+
+def test_an_agency_ticket_names_who_asked_on_the_agency_s_behalf(agent_client):
+    agency = f.AgencyFactory(top_rated=True, name="Brightline Studio")
+    dave = f.FreelancerFactory(top_rated=True, name="Dave Kowalski")
+    f.AgencyMembershipFactory(agency=agency, freelancer=dave, owner=True)
+    erin = f.FreelancerFactory(name="Erin Walsh")
+    contract = f.ContractFactory(freelancer=erin, agency=agency, with_feedback=True)
+    ticket = services.submit_request(requester=dave.user, contract_number=contract.number, scope="jss_only")
+    html = agent_client.get(change_url(ticket)).content.decode()
+    requester = dave.user.get_full_name() or dave.user.username
+    assert f"{requester} <span class=\"pd-muted\">(on the agency's behalf; the contract's worker is Erin Walsh)" in html
