@@ -126,10 +126,45 @@ def sla_alert_email(removal_request, kind, *, now) -> Email:
 
 
 def owe_sla_alert(removal_request, kind, *, event, now) -> int:
-    """In the alert's transaction: one email to each support lead. Returns how many are owed."""
+    """In the alert's transaction: one email to each support lead, and to the agent who holds the ticket (their
+    own ticket turning at risk or breached is news to them; the alert event makes it once). Returns how many
+    are owed."""
     recipients = lead_emails()
+    holder = removal_request.assigned_to
+    if holder is not None and holder.email and holder.email not in recipients:
+        recipients = [*recipients, holder.email]
     email = sla_alert_email(removal_request, kind, now=now)
     owed = owe_emails(
         [(About.REMOVAL_REQUEST, removal_request.pk, str(kind), event.pk, to, email) for to in recipients], now=now
     )
     return len(owed)
+
+
+def owe_assignment_email(removal_request, *, assignee, lead, event, now) -> int:
+    """In the reassignment's transaction: tell the new assignee the ticket is theirs now (once per event)."""
+    if assignee is None or not assignee.email:
+        return 0
+    site_url = settings.SITE_URL.rstrip("/")
+    who = lead.get_full_name() or lead.get_username()
+    admin_url = f"{site_url}/admin/requests_app/removalrequest/{removal_request.pk}/change/"
+    due = when(removal_request.sla_due_at, "j M, H:i T")
+    text = (
+        f"{who} assigned ticket {removal_request.ticket_number} to you.\n\n"
+        f"Contract ID: {removal_request.contract.number} — {removal_request.contract.title}\n"
+        f"Status: {domain.STATUS_LABELS[removal_request.status]}; due {due}.\n\n"
+        f"Open it: {admin_url}\n"
+    )
+    html = render_to_string(
+        "emails/assigned.html",
+        {
+            "r": removal_request,
+            "who": who,
+            "admin_url": admin_url,
+            "due": due,
+            "status_label": domain.STATUS_LABELS[removal_request.status],
+        },
+    )
+    email = Email(subject=f"[PerkDesk] Ticket {removal_request.ticket_number} is yours now", text=text, html=html)
+    return len(
+        owe_emails([(About.REMOVAL_REQUEST, removal_request.pk, "assigned", event.pk, assignee.email, email)], now=now)
+    )

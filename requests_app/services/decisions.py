@@ -20,7 +20,7 @@ from django.db import transaction
 from marketplace.models import Freelancer
 from requests_app import domain
 from requests_app.domain import InvalidInput, InvalidTransition, NotPermitted
-from requests_app.emails import owe_request_email
+from requests_app.emails import owe_assignment_email, owe_request_email
 from requests_app.formatting import format_date
 from requests_app.models import EventKind, RemovalRequest, RequestEvent, Status
 from requests_app.services.common import (
@@ -178,7 +178,7 @@ def reassign_request(removal_request, *, lead, assignee, now=None) -> RemovalReq
         previous, previous_id = display_name(locked.assigned_to), locked.assigned_to_id
         locked.assigned_to = assignee
         locked.save(update_fields=["assigned_to"])
-        record_event(
+        event = record_event(
             locked,
             EventKind.REASSIGNED,
             actor=lead,
@@ -187,6 +187,9 @@ def reassign_request(removal_request, *, lead, assignee, now=None) -> RemovalReq
             message=f"Reassigned from {previous} to {display_name(assignee)}.",
             data={"from": previous_id, "to": assignee.pk if assignee else None},
         )
+        # The new assignee hears of it (once, after commit), unless they gave it to themselves.
+        if assignee is not None and assignee.pk != lead.pk:
+            owe_assignment_email(locked, assignee=assignee, lead=lead, event=event, now=now)
     return locked
 
 

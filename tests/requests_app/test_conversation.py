@@ -265,3 +265,32 @@ def test_a_reply_by_someone_else_is_a_404(client, waiting, agent):
     assert client.get(f"/requests/{waiting.ticket_number}/reply/").status_code == 405
     waiting.refresh_from_db()
     assert waiting.status == "waiting_on_freelancer"
+
+
+# --- collisions -----------------------------------------------------------------------------------------
+
+
+def test_a_reassignment_emails_the_new_assignee_once(django_capture_on_commit_callbacks):
+    ticket = submit_ticket()
+    lead = f.UserFactory(lead=True, first_name="Lee", last_name="Lead")
+    sam = f.UserFactory(agent=True, email="sam@perkdesk.example")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reassign_request(ticket, lead=lead, assignee=sam, now=NOW)
+        services.reassign_request(ticket, lead=lead, assignee=sam, now=NOW)  # already theirs: no news
+    assert [(m.subject, m.to) for m in mail.outbox] == [
+        (f"[PerkDesk] Ticket {ticket.ticket_number} is yours now", ["sam@perkdesk.example"])
+    ]
+    assert "Lee Lead assigned ticket" in mail.outbox[0].body
+
+
+def test_an_agent_s_own_ticket_turning_at_risk_tells_them_once(agent, django_capture_on_commit_callbacks):
+    f.UserFactory(lead=True, email="lee@perkdesk.example")
+    ticket = submit_ticket()
+    services.claim_request(ticket, agent=agent, now=NOW)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.sweep(now=NOW + 5 * DAY + dt.timedelta(hours=1))
+        services.sweep(now=NOW + 5 * DAY + dt.timedelta(hours=2))
+    at_risk = [m for m in mail.outbox if "SLA at risk" in m.subject]
+    assert sorted(m.to[0] for m in at_risk) == ["avery@perkdesk.example", "lee@perkdesk.example"]
