@@ -154,9 +154,9 @@ QUEUE = "/admin/requests_app/removalrequest/"
 
 def approve_through_the_admin(browser, ticket, how):
     if how == "queue action":
-        data = {"action": "approve_selected", "_selected_action": [ticket.pk], "index": "0"}
+        data = {"action": "approve_selected", "_selected_action": [ticket.pk], "index": "0", "confirm": "yes"}
         return browser.post(QUEUE, data, follow=True)
-    return browser.post(f"{QUEUE}{ticket.pk}/approve/", follow=True)
+    return browser.post(f"{QUEUE}{ticket.pk}/approve/", {"confirm": "yes"}, follow=True)
 
 
 @pytest.mark.django_db(transaction=True)

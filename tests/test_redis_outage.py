@@ -44,14 +44,14 @@ def test_with_redis_stopped_agents_sign_in_and_approve_and_the_sweep_applies_lat
             assert browser.get("/desk/").status_code == 200
 
             started = time.monotonic()
-            response = browser.post(f"{QUEUE}{single.pk}/approve/", follow=True)
+            response = browser.post(f"{QUEUE}{single.pk}/approve/", {"confirm": "yes"}, follow=True)
             took = time.monotonic() - started
             assert response.status_code == 200 and took < 2, f"{response.status_code} in {took:.2f}s"
             messages = [str(m) for m in response.context["messages"]]
             assert f"Ticket {single.ticket_number} approved." in messages
             assert QUEUE_DOWN_WARNING in messages and QUEUE_DOWN_WARNING in page_text(response)
 
-            data = {"action": "approve_selected", "_selected_action": [t.pk for t in batch], "index": "0"}
+            data = {"action": "approve_selected", "_selected_action": [t.pk for t in batch], "index": "0", "confirm": "yes"}
             started = time.monotonic()
             response = browser.post(QUEUE, data, follow=True)
             assert response.status_code == 200 and time.monotonic() - started < 4
@@ -89,7 +89,7 @@ def test_a_hanging_broker_costs_one_timeout_not_one_per_ticket():
     batch = [f.RemovalRequestFactory() for _ in range(3)]
     browser = Client(raise_request_exception=False)
     browser.force_login(f.UserFactory(agent=True))
-    data = {"action": "approve_selected", "_selected_action": [t.pk for t in batch], "index": "0"}
+    data = {"action": "approve_selected", "_selected_action": [t.pk for t in batch], "index": "0", "confirm": "yes"}
     with silent_server() as port, broker_at(f"redis://127.0.0.1:{port}/0"):
         started = time.monotonic()
         response = browser.post(QUEUE, data, follow=True)

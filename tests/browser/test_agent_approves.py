@@ -1,5 +1,6 @@
 """A support agent in a real Chromium: signs in to the admin, finds a ticket by its number with the search box,
-approves it with the admin action and reads the confirmation; the approval is applied once it commits."""
+approves it with the admin action through its confirmation page and reads the result; the approval is applied
+once it commits."""
 
 import pytest
 from django.utils import timezone
@@ -33,8 +34,13 @@ def test_agent_finds_a_ticket_by_number_and_approves_it(live_server, page):
     assert page.get_by_role("link", name=other.ticket_number).count() == 0
 
     page.get_by_label(f"Select ticket {ticket.ticket_number}").check()
-    page.locator("select[name=action]").select_option(label="Approve selected tickets")
+    page.locator("select[name=action]").select_option(label="Approve selected tickets…")
     page.get_by_role("button", name="Go").click()
+    # The confirmation page: what will happen, and that it cannot be undone; nothing has changed yet.
+    page.get_by_role("heading", name="This cannot be undone").wait_for()
+    ticket.refresh_from_db()
+    assert ticket.status == "submitted"
+    page.get_by_role("button", name="Approve ticket").click()
 
     message = page.locator("ul.messagelist li.success")
     message.wait_for()

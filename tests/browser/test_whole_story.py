@@ -64,7 +64,9 @@ def test_alice_hides_a_feedback_and_the_profiles_show_it(live_server, browser, t
     agent_page.wait_for_url(re.compile(r"/admin/requests_app/removalrequest/"))
     agent_page.get_by_role("link", name=ticket.ticket_number).click()
     agent_page.wait_for_url(re.compile(rf"/admin/requests_app/removalrequest/{ticket.pk}/change/"))
-    agent_page.get_by_role("button", name="Approve").click()
+    agent_page.get_by_role("link", name="Approve…").click()
+    agent_page.get_by_role("heading", name="This cannot be undone").wait_for()
+    agent_page.get_by_role("button", name="Approve ticket").click()
     agent_page.wait_for_url(re.compile(rf"/admin/requests_app/removalrequest/{ticket.pk}/change/"))
     assert agent_page.get_by_text(f"Ticket {ticket.ticket_number} approved.").is_visible()
 

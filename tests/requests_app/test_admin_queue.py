@@ -631,7 +631,10 @@ def test_the_ticket_page_shows_the_feedback_the_requester_s_other_tickets_and_wh
     feedback.freelancer_response, feedback.private_score = "I was on leave, as agreed.", 4
     feedback.save()
     earlier = f.RemovalRequestFactory(
-        freelancer=ticket.freelancer, contract__freelancer=ticket.freelancer, rejected=True, rejection_reason="duplicate"
+        freelancer=ticket.freelancer,
+        contract__freelancer=ticket.freelancer,
+        rejected=True,
+        rejection_reason="duplicate",
     )
     html = agent_client.get(change_url(ticket)).content.decode()
     assert "The feedback this would remove" in html

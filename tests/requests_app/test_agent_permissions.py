@@ -43,10 +43,11 @@ ENDPOINTS = {
     "reassign page": ("get", lambda t: view("reassign", t), None, {"lead"}, None),
     "desk": ("get", lambda t: reverse("requests_app:desk"), None, {"agent", "lead"}, None),
     "claim button": ("post", lambda t: view("claim", t), {}, {"agent", "lead"}, lambda t, u: t.assigned_to == u),
+    "approve page": ("get", lambda t: view("approve", t), None, {"agent", "lead"}, None),
     "approve button": (
         "post",
         lambda t: view("approve", t),
-        {},
+        {"confirm": "yes", "canned": "standard", "message": ""},
         {"agent", "lead"},
         lambda t, u: t.status == "approved",
     ),
@@ -81,7 +82,7 @@ ENDPOINTS = {
     "approve action": (
         "post",
         lambda t: CHANGELIST,
-        lambda t: bulk("approve_selected", t),
+        lambda t: bulk("approve_selected", t, confirm="yes"),
         {"agent", "lead"},
         lambda t, u: t.status == "approved",
     ),

@@ -241,12 +241,13 @@ def test_an_approval_stands_when_the_broker_is_down_and_the_sweep_applies_it(bro
     assert approved.status == "approved"
     # Committed: another connection's read (the database, not this object) says approved.
     assert RemovalRequest.objects.get(pk=request.pk).status == "approved"
+    # The approval email is owed before the apply task is queued ("approved" before "removed").
     assert [failure.task_name for failure in failed] == [
-        "requests_app.apply_exclusion",
         "outbox.send_email",
+        "requests_app.apply_exclusion",
     ]
-    assert failed[0].args == (request.pk,)
-    assert "queueing requests_app.apply_exclusion" in caplog.text
+    assert failed[1].args == (request.pk,)
+    assert "queueing outbox.send_email" in caplog.text
     assert not JssExclusion.objects.exists()
 
     report = sweep(now=NOW + dt.timedelta(minutes=75))  # the next sweep, once workers run again
