@@ -132,8 +132,8 @@ CHANGELIST_VIEWS = {
     "scope=hide_profile_and_jss": "scope__exact=hide_profile_and_jss",
     "special_offer=yes": "is_special_offer__exact=1",
     "special_offer=no": "is_special_offer__exact=0",
-    "sort=age": "o=9",
-    "status=all&sort=sla": "status=all&o=7",
+    "sort=age": "o=8",
+    "status=all&sort=sla": "status=all&o=6",
 }
 
 

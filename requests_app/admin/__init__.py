@@ -24,7 +24,6 @@ class RemovalRequestAdmin(QueueAdminMixin, TicketPagesMixin, ReadOnlyAdminMixin,
         "who",
         "contract_number",
         "scope_label",
-        "special_offer",
         "status_badge",
         "sla",
         "assignee",
@@ -40,7 +39,7 @@ class RemovalRequestAdmin(QueueAdminMixin, TicketPagesMixin, ReadOnlyAdminMixin,
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice is a full scan each on a big queue
     empty_value_display = "—"
     search_fields = ("ticket_number",)  # shows the search box; get_search_results does the work
-    search_help_text = "Ticket number or Contract ID (exact), freelancer name or email, agency name."
+    search_help_text = "Ticket number or Contract ID (exact), freelancer name or email, agency or client name."
     actions = ("claim_selected", "approve_selected", "reject_selected", "reassign_selected")
     change_form_template = "admin/requests_app/removalrequest/change_form.html"
 
