@@ -12,6 +12,7 @@ and its buttons) and ``forms``; the queries they share are in ``requests_app.sel
 from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdminMixin
+from requests_app.admin import events  # noqa: F401 - registers the timeline's admin
 from requests_app.admin.queue import AssigneeFilter, QueueAdminMixin, QueueStatusFilter, SlaFilter
 from requests_app.admin.ticket import TicketPagesMixin
 from requests_app.models import RemovalRequest
