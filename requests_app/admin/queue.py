@@ -266,7 +266,7 @@ class QueueAdminMixin:
         # The Special Offer badge rides in the scope's cell: one column fewer, so the queue fits 1280 px.
         scope = domain.SCOPE_SHORT_LABELS.get(obj.scope, obj.scope)
         if obj.is_special_offer:
-            return format_html('{}<br>{}', scope, badge("info", "Special Offer"))
+            return format_html("{}<br>{}", scope, badge("info", "Special Offer"))
         return scope
 
     @admin.display(description="Status")

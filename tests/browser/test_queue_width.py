@@ -44,8 +44,9 @@ def test_the_queue_fits_1280_pixels_with_assignee_and_age(live_server, browser):
     # Nothing to scroll sideways, neither the page nor the list's own box (Django lets the table scroll inside
     # it), and the last columns end inside that box, on the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-    assert page.evaluate("(() => { const r = document.querySelector('#changelist .results');"
-                         " return r.scrollWidth <= r.clientWidth; })()")
+    assert page.evaluate(
+        "(() => { const r = document.querySelector('#changelist .results'); return r.scrollWidth <= r.clientWidth; })()"
+    )
     results = page.locator("#changelist .results").bounding_box()
     for name in ("assignee", "age"):
         header = page.locator(f"#result_list thead th.column-{name}")

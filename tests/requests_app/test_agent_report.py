@@ -49,7 +49,7 @@ def lead_client(client):
 def table(response):
     """The page's per-agent rows and total as {name: [cells]}."""
     html = response.content.decode()
-    rows = re.findall(r"<tr>(.*?)</tr>", html.split("<table class=\"list agents\">")[1].split("</table>")[0], re.S)
+    rows = re.findall(r"<tr>(.*?)</tr>", html.split('<table class="list agents">')[1].split("</table>")[0], re.S)
     cells = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh]>(.*?)</t[dh]>", r, re.S)] for r in rows]
     return {row[0]: row[1:] for row in cells[1:]}
 

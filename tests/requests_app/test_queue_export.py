@@ -99,7 +99,7 @@ def test_a_name_that_looks_like_a_formula_is_not_run_by_a_spreadsheet(agent_clie
     Freelancer.objects.filter(pk=queue["fresh"].freelancer_id).update(name='=HYPERLINK("http://evil","x")')
     rows = download(agent_client)
     fresh = next(row for row in rows if row[0] == queue["fresh"].ticket_number)
-    assert fresh[4] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert fresh[4] == '\'=HYPERLINK("http://evil","x")'
 
 
 def test_the_changelist_links_to_the_export_of_what_it_shows(agent_client, queue):
