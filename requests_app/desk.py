@@ -239,11 +239,8 @@ def _lead_only(request):
 
 
 def _period_form(request):
-    today = timezone.localdate()
-    form = ReportPeriodForm(request.GET if request.GET else None, today=today)
-    if not form.is_bound:
-        form = ReportPeriodForm({}, today=today)
-    return form
+    # Always bound: no dates at all is valid and means the default period.
+    return ReportPeriodForm(request.GET, today=timezone.localdate())
 
 
 def _shown(figures):

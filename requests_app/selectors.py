@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 
 from marketplace.models import (
@@ -449,7 +450,11 @@ QUEUE_EXPORT_FIELDS = (
 EXPORT_CHUNK = 2000
 
 
-def queue_export_rows(queryset: QuerySet[RemovalRequest]):
+def queue_export_rows(queryset: QuerySet[RemovalRequest]) -> Iterator[tuple]:
     """The rows of a (filtered, ordered) queue as tuples of ``QUEUE_EXPORT_FIELDS``, read in chunks through a
-    server-side cursor on PostgreSQL: memory stays bounded however many tickets the filters let through."""
-    return queryset.values_list(*QUEUE_EXPORT_FIELDS).iterator(chunk_size=EXPORT_CHUNK)
+    server-side cursor on PostgreSQL: memory stays bounded however many tickets the filters let through.
+
+    Read inside a transaction: outside one, Django declares the cursor WITH HOLD and PostgreSQL builds the
+    whole result before the first row; inside, rows flow as they are read, all from one snapshot."""
+    with transaction.atomic():
+        yield from queryset.values_list(*QUEUE_EXPORT_FIELDS).iterator(chunk_size=EXPORT_CHUNK)
