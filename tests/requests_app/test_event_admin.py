@@ -113,3 +113,12 @@ def test_queries_do_not_grow_with_the_page(lead_client, history, monkeypatch, dj
         counts[per_page] = (len(captured), len(kinds(response)))
     assert counts[2][1] == 2 and counts[100][1] > 2
     assert counts[2][0] == counts[100][0]
+
+
+def test_the_date_hierarchy_offers_each_month_of_the_span(lead_client, history):
+    submit_ticket(now=ago(days=40), ended_on=f.TODAY - dt.timedelta(days=60))  # an event in October
+    html = lead_client.get(EVENTS).content.decode()
+    months = re.findall(r'<a href="\?created_at__month=(\d+)&amp;created_at__year=2026">', html)
+    assert months == ["10", "11"]
+    days = lead_client.get(EVENTS, {"created_at__year": "2026", "created_at__month": "11"}).content.decode()
+    assert re.findall(r"created_at__day=(\d+)&amp;created_at__month=11", days) == ["23", "24", "25", "26"]
