@@ -1,13 +1,16 @@
 """The support desk page (/desk/): queues and SLA at a glance, and for leads the reports.
 
 Staff with the queue's view permission see the queue counts and the breached and at-risk tickets; the
-reports (SLA compliance, time to decision, outcomes, weekly throughput) need ``view_reports`` (Support
-leads). Every figure comes from ``requests_app.reports`` (SQL aggregates); the charts are inline SVG
+reports (SLA compliance, time to decision, outcomes, weekly throughput) and the per-agent figures over a
+chosen period (/desk/reports/, also as CSV) need ``view_reports`` (Support leads). Every figure comes
+from ``requests_app.reports`` (SQL aggregates); the charts are inline SVG
 computed here, with no JavaScript.
 """
 
+import datetime as dt
 from dataclasses import dataclass
 
+from django import forms
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
@@ -17,6 +20,7 @@ from django.utils import timezone
 
 from perkdesk.ops import heartbeats
 from requests_app import reports
+from requests_app.csv_download import streamed_csv
 from requests_app.formatting import duration_text
 from requests_app.services.decisions import display_name
 
@@ -201,3 +205,115 @@ def desk(request):
             compliance_weekly=compliance_chart(report.weeks),
         )
     return render(request, "requests_app/desk.html", context)
+
+
+# --- per-agent figures over a period (/desk/reports/) ----------------------------------------------------
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+class ReportPeriodForm(forms.Form):
+    """From and to, both days included, in the site's time zone; by default the last 30 days to today."""
+
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data, *, today):
+        self.today = today
+        super().__init__(data)
+
+    def clean(self):
+        cleaned = super().clean()
+        end = cleaned.get("date_to") or self.today
+        start = cleaned.get("date_from") or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+        if start > end:
+            raise forms.ValidationError("“From” must be on or before “To”.")
+        if (end - start).days + 1 > MAX_DAYS:
+            raise forms.ValidationError(f"Choose at most {MAX_DAYS} days.")
+        cleaned["date_from"], cleaned["date_to"] = start, end
+        return cleaned
+
+    def period(self) -> tuple[dt.datetime, dt.datetime]:
+        """[start, end): midnight of the first day to midnight after the last, as aware moments."""
+        start = self.cleaned_data["date_from"]
+        end = self.cleaned_data["date_to"] + dt.timedelta(days=1)
+        zone = timezone.get_current_timezone()
+        return (
+            dt.datetime.combine(start, dt.time.min, tzinfo=zone),
+            dt.datetime.combine(end, dt.time.min, tzinfo=zone),
+        )
+
+
+def _lead_only(request):
+    if not request.user.has_perm("requests_app.view_reports"):
+        raise PermissionDenied
+
+
+def _period_form(request):
+    # Always bound: no dates at all is valid and means the default period.
+    return ReportPeriodForm(request.GET, today=timezone.localdate())
+
+
+def _shown(figures):
+    """(figures, median as text, SLA kept as a percentage) for the page."""
+    median = duration_text(figures.median) if figures.median is not None else "—"
+    return figures, median, "—" if figures.sla_kept is None else f"{figures.sla_kept:.0%}"
+
+
+@staff_member_required
+def agent_report(request):
+    _lead_only(request)
+    form = _period_form(request)
+    context = {"form": form, "sla_days": settings.PERK_SLA_DAYS}
+    if form.is_valid():
+        start, end = form.period()
+        agents, total = reports.agent_figures(start=start, end=end)
+        context.update(
+            agents=[_shown(a) for a in agents],
+            total=_shown(total),
+            date_from=form.cleaned_data["date_from"],
+            date_to=form.cleaned_data["date_to"],
+            csv_url=reverse("requests_app:agent_report_csv")
+            + f"?date_from={form.cleaned_data['date_from']:%Y-%m-%d}&date_to={form.cleaned_data['date_to']:%Y-%m-%d}",
+        )
+    return render(request, "requests_app/agent_report.html", context, status=200 if form.is_valid() else 400)
+
+
+AGENT_CSV_HEADER = (
+    "Agent",
+    "Decisions",
+    "Approved",
+    "Rejected",
+    "Median time to decision (hours)",
+    "Decided by the deadline",
+    "SLA kept (%)",
+)
+
+
+def _hours(delta):
+    return "" if delta is None else f"{delta.total_seconds() / 3600:.2f}"
+
+
+@staff_member_required
+def agent_report_csv(request):
+    _lead_only(request)
+    form = _period_form(request)
+    if not form.is_valid():
+        return render(request, "requests_app/agent_report.html", {"form": form}, status=400)
+    start, end = form.period()
+    agents, total = reports.agent_figures(start=start, end=end)
+    rows = [
+        (
+            a.name,
+            a.decisions,
+            a.approved,
+            a.rejected,
+            _hours(a.median),
+            a.in_time,
+            "" if a.sla_kept is None else f"{100 * a.sla_kept:.1f}",
+        )
+        for a in [*agents, total]
+    ]
+    name = f"agents-{form.cleaned_data['date_from']:%Y%m%d}-{form.cleaned_data['date_to']:%Y%m%d}.csv"
+    return streamed_csv(name, AGENT_CSV_HEADER, rows)

@@ -44,3 +44,13 @@ def duration_text(delta: dt.timedelta) -> str:
 def when(moment: dt.datetime, fmt: str = "j M Y, H:i T") -> str:
     """An aware moment in the site's time zone: ``26 Nov 2026, 09:00 UTC``."""
     return dateformat.format(timezone.localtime(moment), fmt)
+
+
+_WINDOW_WORDS = {"3m": "3-month", "6m": "6-month", "12m": "12-month", "24m": "24-month", "trending": "trending"}
+
+
+def jss_window_text(window: str | None, *, live: bool = True) -> str:
+    """How a JSS window code reads to people: ``live, 24-month window``; ``live, no window qualifies``.
+    ``live``: computed now from the contracts (the ticket page's preview), not read from a published snapshot."""
+    words = f"{_WINDOW_WORDS.get(window, window)} window" if window else "no window qualifies"
+    return f"live, {words}" if live else words

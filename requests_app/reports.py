@@ -332,3 +332,101 @@ def desk_report(*, now) -> DeskReport:
 
 def _as_date(value) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
+
+
+# --- per agent over a date range (/desk/reports/) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentFigures:
+    """One agent's decisions (approvals and rejections) made in a period. ``in_time``: decided by the ticket's
+    deadline (``sla_due_at``, which already leaves out any time the ticket waited on the freelancer)."""
+
+    agent_id: int | None  # None: the period's total over every agent
+    name: str
+    decisions: int
+    approved: int
+    rejected: int
+    median: dt.timedelta | None
+    in_time: int
+
+    @property
+    def sla_kept(self) -> float | None:
+        return self.in_time / self.decisions if self.decisions else None
+
+
+def _agent_counts() -> dict:
+    return {
+        "decisions": Count("decided_at"),
+        "approved": Count("decided_at", filter=Q(status__in=[Status.APPROVED, Status.APPLIED])),
+        "rejected": Count("decided_at", filter=Q(status=Status.REJECTED)),
+        "in_time": Count("decided_at", filter=Q(decided_at__lte=F("sla_due_at"))),
+    }
+
+
+def agent_figures(*, start: dt.datetime, end: dt.datetime) -> tuple[list[AgentFigures], AgentFigures]:
+    """Per agent and in total, for decisions made in [start, end): two grouped queries on PostgreSQL (the
+    medians are ``percentile_cont``), three on SQLite (a histogram of whole minutes per agent)."""
+    decided = RemovalRequest.objects.filter(decided_at__gte=start, decided_at__lt=end, decided_by__isnull=False)
+    who = ("decided_by_id", "decided_by__username", "decided_by__first_name", "decided_by__last_name")
+    counts = _agent_counts()
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        duration = ExpressionWrapper(F("decided_at") - F("submitted_at"), output_field=DurationField())
+        counts["median"] = Median(duration, output_field=DurationField())
+    rows = list(decided.order_by().values(*who).annotate(**counts))
+    total = decided.order_by().aggregate(**counts)
+    if not postgres:
+        medians, overall = _medians_by_histogram(decided)
+        for row in rows:
+            row["median"] = medians.get(row["decided_by_id"])
+        total["median"] = overall
+
+    def name(row):
+        full = f"{row['decided_by__first_name']} {row['decided_by__last_name']}".strip()
+        return full or row["decided_by__username"]
+
+    agents = [
+        AgentFigures(
+            agent_id=row["decided_by_id"],
+            name=name(row),
+            decisions=row["decisions"],
+            approved=row["approved"],
+            rejected=row["rejected"],
+            median=row["median"],
+            in_time=row["in_time"],
+        )
+        for row in rows
+    ]
+    agents.sort(key=lambda figures: (-figures.decisions, figures.name.lower()))
+    overall = AgentFigures(
+        agent_id=None,
+        name="All agents",
+        decisions=total["decisions"],
+        approved=total["approved"],
+        rejected=total["rejected"],
+        median=total["median"],
+        in_time=total["in_time"],
+    )
+    return agents, overall
+
+
+def _medians_by_histogram(decided):
+    """SQLite: each agent's and the overall median from SQL groups of (agent, whole minutes)."""
+    groups = list(
+        decided.annotate(minutes=WholeMinutesBetween("decided_at", "submitted_at"))
+        .values("decided_by_id", "minutes")
+        .annotate(n=Count("decided_at"))
+        .order_by("minutes")
+    )
+    per_agent: dict[int, list[tuple[int, int]]] = {}
+    everyone: dict[int, int] = {}
+    for group in groups:
+        per_agent.setdefault(group["decided_by_id"], []).append((group["minutes"], group["n"]))
+        everyone[group["minutes"]] = everyone.get(group["minutes"], 0) + group["n"]
+
+    def median(histogram):
+        minutes = median_of_histogram(histogram, sum(n for _, n in histogram))
+        return None if minutes is None else dt.timedelta(minutes=minutes)
+
+    return {agent: median(h) for agent, h in per_agent.items()}, median(sorted(everyone.items()))

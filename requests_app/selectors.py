@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 
 from marketplace.models import (
     AGENCY_REQUESTER_ROLES,
     Agency,
     AgencyMembership,
+    Client,
     Contract,
     Freelancer,
     Platform,
@@ -356,6 +358,8 @@ def _subject_key(row: Mapping[str, Any]) -> tuple[str, int]:
 
 # A name search that matches more people than this is too broad to be useful (and to stay on indexes).
 MAX_NAME_MATCHES = 500
+# A client name whose clients have tickets on more contracts than this is too broad as well.
+MAX_CLIENT_CONTRACTS = 5000
 TICKET_PAGE_RELATED = (
     "contract",
     "contract__client",
@@ -376,7 +380,9 @@ class SearchTooBroad(Exception):
 
 def queue_search_q(term: str) -> Q:
     """The tickets a queue search means, by the shape of the term; index-friendly lookups, never an OR across
-    joined tables. A ticket number or Contract ID (digits), an email, or a freelancer or agency name."""
+    joined tables. A ticket number or Contract ID (digits), an email, or a freelancer, agency or client name.
+    A client name becomes the contracts of that client that have a ticket (one indexed join, capped), so the
+    queue itself still filters on its own columns."""
     if term.isdigit():
         contracts = list(Contract.objects.filter(number=term).values_list("pk", flat=True)[:1])
         return Q(ticket_number=term) | Q(contract_id__in=contracts)
@@ -388,9 +394,20 @@ def queue_search_q(term: str) -> Q:
         Freelancer.objects.filter(name__icontains=term).values_list("pk", flat=True)[: MAX_NAME_MATCHES + 1]
     )
     agencies = list(Agency.objects.filter(name__icontains=term).values_list("pk", flat=True)[: MAX_NAME_MATCHES + 1])
-    if len(freelancers) > MAX_NAME_MATCHES or len(agencies) > MAX_NAME_MATCHES:
+    clients = list(Client.objects.filter(name__icontains=term).values_list("pk", flat=True)[: MAX_NAME_MATCHES + 1])
+    if max(len(freelancers), len(agencies), len(clients)) > MAX_NAME_MATCHES:
         raise SearchTooBroad(term)
-    return Q(freelancer_id__in=freelancers) | Q(agency_id__in=agencies)
+    contracts = []
+    if clients:
+        contracts = list(
+            RemovalRequest.objects.filter(contract__client_id__in=clients)
+            .order_by()
+            .values_list("contract_id", flat=True)
+            .distinct()[: MAX_CLIENT_CONTRACTS + 1]
+        )
+        if len(contracts) > MAX_CLIENT_CONTRACTS:
+            raise SearchTooBroad(term)
+    return Q(freelancer_id__in=freelancers) | Q(agency_id__in=agencies) | Q(contract_id__in=contracts)
 
 
 def ticket_page(object_id) -> RemovalRequest | None:
@@ -435,3 +452,37 @@ def queue_workers():
     )
     ids = User.objects.filter(is_active=True, is_staff=True).filter(can_claim | Q(is_superuser=True)).values("pk")
     return User.objects.filter(pk__in=ids).order_by("first_name", "last_name", "username")
+
+
+# --- the queue's CSV export -------------------------------------------------------------------------------
+
+QUEUE_EXPORT_FIELDS = (
+    "ticket_number",
+    "status",
+    "submitted_at",
+    "sla_due_at",
+    "freelancer__name",
+    "agency__name",
+    "contract__client__name",
+    "contract__number",
+    "scope",
+    "is_special_offer",
+    "assigned_to__first_name",
+    "assigned_to__last_name",
+    "assigned_to__username",
+    "decided_at",
+    "rejection_reason",
+    "applied_at",
+    "jss_outcome",
+)
+EXPORT_CHUNK = 2000
+
+
+def queue_export_rows(queryset: QuerySet[RemovalRequest]) -> Iterator[tuple]:
+    """The rows of a (filtered, ordered) queue as tuples of ``QUEUE_EXPORT_FIELDS``, read in chunks through a
+    server-side cursor on PostgreSQL: memory stays bounded however many tickets the filters let through.
+
+    Read inside a transaction: outside one, Django declares the cursor WITH HOLD and PostgreSQL builds the
+    whole result before the first row; inside, rows flow as they are read, all from one snapshot."""
+    with transaction.atomic():
+        yield from queryset.values_list(*QUEUE_EXPORT_FIELDS).iterator(chunk_size=EXPORT_CHUNK)

@@ -28,4 +28,6 @@ urlpatterns = [
     path("requests/<ticket:ticket_number>/reply/", views.reply_to_request, name="reply_to_request"),
     path("requests/<ticket:ticket_number>/screenshot/", views.request_screenshot, name="request_screenshot"),
     path("desk/", desk.desk, name="desk"),
+    path("desk/reports/", desk.agent_report, name="agent_report"),
+    path("desk/reports/agents.csv", desk.agent_report_csv, name="agent_report_csv"),
 ]

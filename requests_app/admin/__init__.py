@@ -12,6 +12,7 @@ and its buttons) and ``forms``; the queries they share are in ``requests_app.sel
 from django.contrib import admin
 
 from marketplace.admin import ReadOnlyAdminMixin
+from requests_app.admin import events  # noqa: F401 - registers the timeline's admin
 from requests_app.admin.queue import AssigneeFilter, QueueAdminMixin, QueueStatusFilter, SlaFilter
 from requests_app.admin.ticket import TicketPagesMixin
 from requests_app.models import RemovalRequest
@@ -24,7 +25,6 @@ class RemovalRequestAdmin(QueueAdminMixin, TicketPagesMixin, ReadOnlyAdminMixin,
         "who",
         "contract_number",
         "scope_label",
-        "special_offer",
         "status_badge",
         "sla",
         "assignee",
@@ -40,7 +40,7 @@ class RemovalRequestAdmin(QueueAdminMixin, TicketPagesMixin, ReadOnlyAdminMixin,
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice is a full scan each on a big queue
     empty_value_display = "—"
     search_fields = ("ticket_number",)  # shows the search box; get_search_results does the work
-    search_help_text = "Ticket number or Contract ID (exact), freelancer name or email, agency name."
+    search_help_text = "Ticket number or Contract ID (exact), freelancer name or email, agency or client name."
     actions = ("claim_selected", "approve_selected", "reject_selected", "reassign_selected")
     change_form_template = "admin/requests_app/removalrequest/change_form.html"
 

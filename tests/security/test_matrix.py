@@ -146,6 +146,7 @@ def build_world(media_root) -> World:
             "jss.scoreupdate": ScoreUpdate.objects.get().pk,
             "jss.scoreupdatechunk": ScoreUpdateChunk.objects.get().pk,
             "jss.topratedevaluation": TopRatedEvaluation.objects.get().pk,
+            "requests_app.requestevent": RequestEvent.objects.filter(request=open_ticket).first().pk,
             "auth.user": User.objects.get(username="lead").pk,
             "auth.group": Group.objects.get(name="Support agents").pk,
             "any.permission": Permission.objects.get(codename="delete_jssexclusion").pk,
@@ -405,6 +406,11 @@ ROWS = [
     # --- the desk ---
     row("desk", GET, "/desk/", None,
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         OK,           OK),
+    # Per-agent figures over a period, and their CSV: leads only.
+    row("agent-report", GET, "/desk/reports/?date_from=2026-11-01&date_to=2026-11-26", None,
+        ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         E403,         OK),
+    row("agent-report-csv", GET, "/desk/reports/agents.csv", None,
+        ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         E403,         OK),
     # --- the admin site's own pages ---
     row("admin-index", GET, "/admin/", None,
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  OK,           OK,           OK),
@@ -436,6 +442,9 @@ ROWS = [
     row("queue", GET, QUEUE, None,
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         OK,           OK),
     row("queue-search", GET, QUEUE + "?q={w.open.ticket_number}", None,
+        ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         OK,           OK),
+    # The filtered queue as CSV: whoever may read the queue (agents, leads).
+    row("queue-export", GET, QUEUE + "export/?status=all", None,
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         OK,           OK),
     row("ticket-admin-page", GET, ADMIN_T + "change/", None,
         ADMIN_LOGIN,  ADMIN_LOGIN,  ADMIN_LOGIN,  E403,         OK,           OK),
@@ -535,6 +544,7 @@ ADMIN_MODELS = {
     "jss.scoreupdate": "read",
     "jss.scoreupdatechunk": "read",
     "jss.topratedevaluation": "read",
+    "requests_app.requestevent": "leads",
     "auth.user": "none",
     "auth.group": "none",
     "outbox.emaildelivery": "none",
@@ -543,6 +553,7 @@ ADMIN_MODELS = {
     "axes.accessfailurelog": "none",
 }
 READ = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, E403, OK, OK)
+LEADS = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, E403, E403, OK)  # the timeline across tickets
 NONE = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, E403, E403, E403)
 # What an edit or an add would try to write.
 EDITS = {
@@ -567,7 +578,7 @@ def admin_model_rows(label, access):
     pk = f"{{w.pk[{label}]}}"
     obj = f"{base}{pk}/"
     edit = EDITS.get(label, {"name": "edited"})
-    read = READ if access == "read" else NONE
+    read = {"read": READ, "leads": LEADS}.get(access, NONE)
     short = to(obj + "change/", "302")
     return [
         row(f"{model}-list", GET, base, None, *read),
