@@ -102,8 +102,9 @@ with timeline_unguarded():
                                            private_score=5, public_comment="Load test feedback."))
 print("ready")
 """
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+    )
 
 
 def free_port():
@@ -150,8 +151,15 @@ def run_user(user, deadline, results, lock, think_ms=0):
         status, _, text, ms = user.request("GET", "/accounts/login/")
         token = CSRF_RE.search(text).group(1)
         status, headers, _, ms = user.request(
-            "POST", "/accounts/login/", {"csrfmiddlewaretoken": token, "username": f"load{user.index}",
-                                         "password": "perkdesk", "next": "/requests/"})
+            "POST",
+            "/accounts/login/",
+            {
+                "csrfmiddlewaretoken": token,
+                "username": f"load{user.index}",
+                "password": "perkdesk",
+                "next": "/requests/",
+            },
+        )
         record("login", status, ms, status == 302)
     except Exception as exc:  # noqa: BLE001 - a failed login is an error of the run, counted
         record("login", 0, 0.0, False)
@@ -173,9 +181,16 @@ def run_user(user, deadline, results, lock, think_ms=0):
                     continue
                 token = CSRF_RE.search(text).group(1)
                 number = user.contracts[step % len(user.contracts)]
-                status, headers, text, ms = user.request("POST", "/requests/new/", {
-                    "csrfmiddlewaretoken": token, "contract": number,
-                    "scope": random.choice(["jss_only", "hide_profile_and_jss"]), "agency": ""})
+                status, headers, text, ms = user.request(
+                    "POST",
+                    "/requests/new/",
+                    {
+                        "csrfmiddlewaretoken": token,
+                        "contract": number,
+                        "scope": random.choice(["jss_only", "hide_profile_and_jss"]),
+                        "agency": "",
+                    },
+                )
                 # 302 to the ticket = stored; 200 = refused with reasons on the form; 429 = rate limited.
                 ok = status in (200, 302, 429)
                 record("submit", status, ms, ok)
@@ -209,8 +224,12 @@ def main():
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
-    parser.add_argument("--think-ms", type=int, default=500,
-                        help="mean pause between a user's requests (uniform 0.5x-1.5x); 0 for no pause")
+    parser.add_argument(
+        "--think-ms",
+        type=int,
+        default=500,
+        help="mean pause between a user's requests (uniform 0.5x-1.5x); 0 for no pause",
+    )
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
@@ -218,8 +237,14 @@ def main():
     ensure_postgres_database(args.database_url)
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
     env.setdefault("DJANGO_ENV", "development")  # settings default to production; DEBUG is off below
-    env.update(DATABASE_URL=args.database_url, DJANGO_DEBUG="false", LOG_LEVEL="WARNING",
-               DJANGO_ALLOWED_HOSTS="127.0.0.1", PERK_SUBMISSIONS_PER_HOUR="100000", DATABASE_CONN_MAX_AGE="60")
+    env.update(
+        DATABASE_URL=args.database_url,
+        DJANGO_DEBUG="false",
+        LOG_LEVEL="WARNING",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        PERK_SUBMISSIONS_PER_HOUR="100000",
+        DATABASE_CONN_MAX_AGE="60",
+    )
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
     log(f"preparing {args.users} users in {urllib.parse.urlsplit(args.database_url).path.lstrip('/')}")
@@ -227,10 +252,24 @@ def main():
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "perkdesk.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.workers), "--threads", str(args.threads), "--worker-class", "gthread",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "perkdesk.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--worker-class",
+            "gthread",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         for _ in range(100):
@@ -242,8 +281,10 @@ def main():
         log(f"gunicorn on 127.0.0.1:{port}; {args.users} users for {args.seconds}s")
         results, lock = [], threading.Lock()
         deadline = time.monotonic() + args.seconds
-        threads = [threading.Thread(target=run_user, args=(User(port, i), deadline, results, lock, args.think_ms))
-                   for i in range(args.users)]
+        threads = [
+            threading.Thread(target=run_user, args=(User(port, i), deadline, results, lock, args.think_ms))
+            for i in range(args.users)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -272,8 +313,10 @@ def main():
         "rps": round(len(results) / args.seconds, 1),
         "think_ms": args.think_ms,
         "database": "postgresql" if args.database_url.startswith("postgres") else "sqlite",
-        "by_kind": {k: {"count": v["count"], "statuses": v["statuses"], "p95_ms": percentile(v["ms"], 0.95)}
-                    for k, v in by_kind.items()},
+        "by_kind": {
+            k: {"count": v["count"], "statuses": v["statuses"], "p95_ms": percentile(v["ms"], 0.95)}
+            for k, v in by_kind.items()
+        },
     }
     print(json.dumps(summary))
 

@@ -51,7 +51,12 @@ def test_with_redis_stopped_agents_sign_in_and_approve_and_the_sweep_applies_lat
             assert f"Ticket {single.ticket_number} approved." in messages
             assert QUEUE_DOWN_WARNING in messages and QUEUE_DOWN_WARNING in page_text(response)
 
-            data = {"action": "approve_selected", "_selected_action": [t.pk for t in batch], "index": "0", "confirm": "yes"}
+            data = {
+                "action": "approve_selected",
+                "_selected_action": [t.pk for t in batch],
+                "index": "0",
+                "confirm": "yes",
+            }
             started = time.monotonic()
             response = browser.post(QUEUE, data, follow=True)
             assert response.status_code == 200 and time.monotonic() - started < 4

@@ -401,9 +401,7 @@ class QueueAdminMixin:
             "form": form,
             "bulk": bulk,
             "action": f"{kind}_selected",
-            "reasons": [
-                (code, *domain.REJECTION_REASONS[code]) for code in domain.AGENT_REJECTION_REASONS
-            ],
+            "reasons": [(code, *domain.REJECTION_REASONS[code]) for code in domain.AGENT_REJECTION_REASONS],
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             "approval_messages": [(code, label, text) for code, (label, text) in domain.APPROVAL_MESSAGES.items()],
             "sla_days": settings.PERK_SLA_DAYS,

@@ -128,8 +128,7 @@ ENDPOINTS = {
         lambda w: waiting_ticket_page(w),
         lambda w: f"/requests/{w.ticket.ticket_number}/reply/",
         lambda w: {"message": "Here is the screenshot you asked for."},
-        lambda w, client: ticket(w).status == "submitted"
-        and ticket(w).events.filter(kind="replied").exists(),
+        lambda w, client: ticket(w).status == "submitted" and ticket(w).events.filter(kind="replied").exists(),
     ),
     "admin login": Endpoint(
         "anon",
