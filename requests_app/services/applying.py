@@ -167,7 +167,11 @@ def _close_unanswered(pk, *, now):
             EventKind.REJECTED,
             now=now,
             message=domain.REJECTION_REASONS[domain.NO_REPLY][1],
-            data={"reason": domain.NO_REPLY, "note": "", "waiting_since": waited_since.isoformat()},
+            data={
+                "reason": domain.NO_REPLY,
+                "note": "",
+                "waiting_since": waited_since.isoformat() if waited_since else None,
+            },
         )
         owe_request_email(locked, "rejected", event=event, now=now)
     logger.info("closed without a reply", extra={"ticket": locked.ticket_number})
