@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from jss import batch, engine, services, signals, tasks
@@ -226,12 +226,13 @@ def test_the_update_records_each_applied_requests_outcome_and_emails_once(
 
 # --- query count ------------------------------------------------------------------------------------------
 
+
 # The whole update (start, two chunks, finish, one changed outcome announced after commit, its email owed in
-# the outbox and sent), savepoints included: 58 on PostgreSQL, 59 on SQLite, at 50 subjects and at 500 alike
-# (a chunk is a fixed handful of queries;
-# chunks hold up to JSS_UPDATE_CHUNK_SIZE = 2000 subjects, so both sizes are one freelancer and one agency
-# chunk).
-UPDATE_QUERY_BUDGET = 59
+# the outbox and sent), savepoints included: at most 59 on PostgreSQL and 60 on SQLite (its outcome bookkeeping
+# takes one statement more), at 50 subjects and at 500 alike (a chunk is a fixed handful of queries; chunks hold
+# up to JSS_UPDATE_CHUNK_SIZE = 2000 subjects, so both sizes are one freelancer and one agency chunk).
+def update_query_budget():
+    return 59 if connection.vendor == "postgresql" else 60
 
 
 @pytest.mark.parametrize("subjects", [50, 500])
@@ -245,7 +246,7 @@ def test_the_update_query_count_does_not_grow_with_subjects(
     contract_id = built.facts[built.subjects[1]][1].contract_id
     contract = Contract.objects.get(pk=contract_id)
     applied_request(contract, contract.freelancer.user, at=NOW - dt.timedelta(days=1))
-    with django_assert_max_num_queries(UPDATE_QUERY_BUDGET):
+    with django_assert_max_num_queries(update_query_budget()):
         run_task(django_capture_on_commit_callbacks, as_of=AS_OF.isoformat())
     assert ScoreSnapshot.objects.filter(as_of=AS_OF).count() == subjects
     assert ScoreUpdate.objects.get(as_of=AS_OF).finished_at is not None

@@ -8,6 +8,7 @@ import io
 import re
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from requests_app import reports, services
@@ -16,6 +17,9 @@ from tests import factories as f
 from tests.requests_app.test_decisions import NOW, submit_ticket
 
 pytestmark = pytest.mark.django_db
+
+# reports.agent_figures: two grouped queries on PostgreSQL (percentile_cont medians), three on SQLite (a histogram).
+AGGREGATES = 2 if connection.vendor == "postgresql" else 3
 
 PAGE = reverse("requests_app:agent_report")
 CSV = reverse("requests_app:agent_report_csv")
@@ -107,20 +111,20 @@ def test_the_page_links_the_csv_of_its_period(lead_client, decisions):
 
 def test_figures_are_two_sql_aggregates_however_many_agents(decisions, django_assert_num_queries):
     start, end = ago(days=30), NOW
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(AGGREGATES):
         agents, total = reports.agent_figures(start=start, end=end)
     assert len(agents) == 2
     for _ in range(5):
         services.reject_request(
             submit_ticket(now=ago(hours=6)), agent=f.UserFactory(agent=True), reason="duplicate", now=ago(hours=1)
         )
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(AGGREGATES):
         agents, total = reports.agent_figures(start=start, end=end)
     assert len(agents) == 7 and total.decisions == 8
 
 
 def test_the_page_stays_within_its_query_budget(lead_client, decisions, django_assert_max_num_queries):
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(6 if connection.vendor == "postgresql" else 7):
         assert lead_client.get(PAGE).status_code == 200
 
 
