@@ -100,9 +100,10 @@ def lead_emails() -> list[str]:
     )
 
 
-def sla_alert_email(removal_request, kind, *, now) -> Email:
+def _staff_email_context(removal_request, *, now) -> dict:
+    """What every email to support staff about a ticket shows (templates/emails/sla_base.*)."""
     site_url = settings.SITE_URL.rstrip("/")
-    context = {
+    return {
         "r": removal_request,
         "contract": removal_request.contract,
         "subject": removal_request.subject,
@@ -112,8 +113,12 @@ def sla_alert_email(removal_request, kind, *, now) -> Email:
         "admin_url": f"{site_url}/admin/requests_app/removalrequest/{removal_request.pk}/change/",
         "desk_url": f"{site_url}/desk/",
         "sla_days": settings.PERK_SLA_DAYS,
-        "open_for": now - removal_request.submitted_at,  # how long it had been open when the alert was raised
+        "open_for": now - removal_request.submitted_at,  # how long it had been open when the email was owed
     }
+
+
+def sla_alert_email(removal_request, kind, *, now) -> Email:
+    context = _staff_email_context(removal_request, now=now)
     return Email(
         subject=SLA_ALERT_SUBJECTS[kind].format(
             ticket=removal_request.ticket_number,
@@ -144,27 +149,12 @@ def owe_assignment_email(removal_request, *, assignee, lead, event, now) -> int:
     """In the reassignment's transaction: tell the new assignee the ticket is theirs now (once per event)."""
     if assignee is None or not assignee.email:
         return 0
-    site_url = settings.SITE_URL.rstrip("/")
-    who = lead.get_full_name() or lead.get_username()
-    admin_url = f"{site_url}/admin/requests_app/removalrequest/{removal_request.pk}/change/"
-    due = when(removal_request.sla_due_at, "j M, H:i T")
-    text = (
-        f"{who} assigned ticket {removal_request.ticket_number} to you.\n\n"
-        f"Contract ID: {removal_request.contract.number} — {removal_request.contract.title}\n"
-        f"Status: {domain.STATUS_LABELS[removal_request.status]}; due {due}.\n\n"
-        f"Open it: {admin_url}\n"
+    context = {**_staff_email_context(removal_request, now=now), "who": lead.get_full_name() or lead.get_username()}
+    email = Email(
+        subject=f"[PerkDesk] Ticket {removal_request.ticket_number} is yours now",
+        text=render_to_string("emails/assigned.txt", context),
+        html=render_to_string("emails/assigned.html", context),
     )
-    html = render_to_string(
-        "emails/assigned.html",
-        {
-            "r": removal_request,
-            "who": who,
-            "admin_url": admin_url,
-            "due": due,
-            "status_label": domain.STATUS_LABELS[removal_request.status],
-        },
-    )
-    email = Email(subject=f"[PerkDesk] Ticket {removal_request.ticket_number} is yours now", text=text, html=html)
     return len(
         owe_emails([(About.REMOVAL_REQUEST, removal_request.pk, "assigned", event.pk, assignee.email, email)], now=now)
     )
