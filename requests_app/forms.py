@@ -28,7 +28,24 @@ AGENCY_NOT_YOURS = (
 )
 
 
-class RemovalRequestForm(forms.Form):
+class ScreenshotFieldMixin:
+    """A form's optional ``screenshot`` checked by content (screenshots.check_screenshot); the checked file is
+    kept on ``checked_screenshot`` for the service."""
+
+    checked_screenshot = None
+
+    def clean_screenshot(self):
+        upload = self.cleaned_data.get("screenshot")
+        if not upload:
+            return None
+        try:
+            self.checked_screenshot = check_screenshot(upload)
+        except InvalidScreenshot as exc:
+            raise ValidationError(str(exc), code="screenshot_invalid") from None
+        return upload
+
+
+class RemovalRequestForm(ScreenshotFieldMixin, forms.Form):
     contract = forms.CharField(
         label="Contract ID",
         max_length=20,
@@ -74,7 +91,6 @@ class RemovalRequestForm(forms.Form):
         self.fields["screenshot"].error_messages["too_large"] = (
             f"The screenshot is larger than {megabytes} MB. Nothing was sent; please attach a smaller one."
         )
-        self.checked_screenshot = None
 
     def clean_contract(self):
         number = "".join(self.cleaned_data["contract"].split())
@@ -97,16 +113,6 @@ class RemovalRequestForm(forms.Form):
             self.data["agency"] = ""
         return cleaned_data
 
-    def clean_screenshot(self):
-        upload = self.cleaned_data.get("screenshot")
-        if not upload:
-            return None
-        try:
-            self.checked_screenshot = check_screenshot(upload)
-        except InvalidScreenshot as exc:
-            raise ValidationError(str(exc), code="screenshot_invalid") from None
-        return upload
-
     def scope_options(self):
         """The radio buttons with the policy's explanation under each (the template lays them out)."""
         return [(radio, SCOPE_HELP[radio.data["value"]]) for radio in self["scope"]]
@@ -126,7 +132,7 @@ class RemovalRequestForm(forms.Form):
             self.add_error("contract", ValidationError("Check the Contract ID.", code="not_your_contract"))
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(ScreenshotFieldMixin, forms.Form):
     """The freelancer's reply to an agent's question (SPEC §6: ``message``, optional ``screenshot``)."""
 
     message = forms.CharField(
@@ -141,17 +147,3 @@ class ReplyForm(forms.Form):
         help_text="PNG, JPEG or PDF. It replaces the one you attached before.",
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,application/pdf,.png,.jpg,.jpeg,.pdf"}),
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.checked_screenshot = None
-
-    def clean_screenshot(self):
-        upload = self.cleaned_data.get("screenshot")
-        if not upload:
-            return None
-        try:
-            self.checked_screenshot = check_screenshot(upload)
-        except InvalidScreenshot as exc:
-            raise ValidationError(str(exc), code="screenshot_invalid") from None
-        return upload

@@ -294,11 +294,9 @@ def reject_request(removal_request, *, agent, reason, message="", now=None) -> R
     _require_perm(agent, "reject_removalrequest")
     if reason not in domain.REJECTION_REASONS:
         raise InvalidInput(f"reason must be one of {', '.join(domain.REJECTION_REASONS)}")
-    message = (message or "").strip()
+    message = _public_message(message)
     if reason == domain.OTHER and not message:
         raise InvalidInput("A rejection for “Other” needs a message telling the freelancer why.")
-    if len(message) > MESSAGE_MAX_CHARS:
-        raise InvalidInput(f"The message can be at most {MESSAGE_MAX_CHARS} characters.")
     canned = domain.REJECTION_REASONS[reason][1]
     text = canned + (f"\n\n{message}" if message else "")
     with transaction.atomic():

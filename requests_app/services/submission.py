@@ -3,6 +3,7 @@
 import datetime as dt
 import logging
 import secrets
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -52,55 +53,70 @@ def submit_request(*, requester, contract_number, scope, agency=None, screenshot
     if scope not in domain.SCOPES:
         raise ValueError(f"scope must be one of {', '.join(domain.SCOPES)}")  # the form offers only these
     checked = check_screenshot(screenshot) if screenshot else None
-    # Resolved now, not when the model class was built, so PRIVATE_MEDIA_ROOT is always the current one.
-    storage = private_storage()
-    stored_name = None
-    try:
-        with transaction.atomic():
-            facts, contract = selectors.eligibility_facts(
-                requester=requester,
-                contract_number=contract_number,
-                agency=agency,
-                has_screenshot=checked is not None,
-                today=timezone.localdate(now),
-            )
-            report = evaluate(facts, policy())
-            if not report.eligible:
-                raise NotEligible.from_report(report)
-            assert contract is not None  # an eligible request is about a contract that exists
-            removal_request = RemovalRequest(
-                contract=contract,
-                freelancer=contract.freelancer,
-                agency=contract.agency,
-                requested_by=requester,
-                scope=scope,
-                is_special_offer=contract.is_special_offer,
-                status=Status.SUBMITTED,
-                submitted_at=now,
-                sla_due_at=now + dt.timedelta(days=settings.PERK_SLA_DAYS),
-            )
-            if checked is not None:
-                stored_name = storage.save(f"screenshots/{checked.random_name()}", ContentFile(checked.content))
-                removal_request.screenshot.name = stored_name
-                removal_request.screenshot_content_type = checked.content_type
-            _insert_with_ticket_number(removal_request)
-            event = record_event(
-                removal_request,
-                EventKind.SUBMITTED,
-                actor=requester,
-                now=now,
-                message=_submitted_message(removal_request),
-                data={"scope": removal_request.scope, "contract": contract.number},
-            )
-            owe_request_email(removal_request, "submitted", event=event, now=now)
-    except BaseException:
-        if stored_name:
-            storage.delete(stored_name)
-        raise
+    with _screenshot_stored_whole_or_not(checked) as attach, transaction.atomic():
+        facts, contract = selectors.eligibility_facts(
+            requester=requester,
+            contract_number=contract_number,
+            agency=agency,
+            has_screenshot=checked is not None,
+            today=timezone.localdate(now),
+        )
+        report = evaluate(facts, policy())
+        if not report.eligible:
+            raise NotEligible.from_report(report)
+        assert contract is not None  # an eligible request is about a contract that exists
+        removal_request = RemovalRequest(
+            contract=contract,
+            freelancer=contract.freelancer,
+            agency=contract.agency,
+            requested_by=requester,
+            scope=scope,
+            is_special_offer=contract.is_special_offer,
+            status=Status.SUBMITTED,
+            submitted_at=now,
+            sla_due_at=now + dt.timedelta(days=settings.PERK_SLA_DAYS),
+        )
+        if checked is not None:
+            attach(removal_request)
+        _insert_with_ticket_number(removal_request)
+        event = record_event(
+            removal_request,
+            EventKind.SUBMITTED,
+            actor=requester,
+            now=now,
+            message=_submitted_message(removal_request),
+            data={"scope": removal_request.scope, "contract": contract.number},
+        )
+        owe_request_email(removal_request, "submitted", event=event, now=now)
     logger.info(
         "removal request submitted", extra={"ticket": removal_request.ticket_number, "contract": contract.number}
     )
     return removal_request
+
+
+@contextmanager
+def _screenshot_stored_whole_or_not(checked):
+    """Yields ``attach(removal_request)``: it stores the checked screenshot under a random name in
+    PRIVATE_MEDIA_ROOT (resolved now, not when the model class was built), points the row at it and returns
+    the name it replaced. If the block fails (a refusal, a lost race, a rollback) the stored file is removed:
+    nothing is half-written."""
+    storage = private_storage()
+    stored = []
+
+    def attach(removal_request):
+        name = storage.save(f"screenshots/{checked.random_name()}", ContentFile(checked.content))
+        stored.append(name)
+        previous = removal_request.screenshot.name
+        removal_request.screenshot.name = name
+        removal_request.screenshot_content_type = checked.content_type
+        return previous
+
+    try:
+        yield attach
+    except BaseException:
+        for name in stored:
+            storage.delete(name)
+        raise
 
 
 def _submitted_message(removal_request):
@@ -168,42 +184,32 @@ def reply_to_request(removal_request, *, requester, message, screenshot=None, no
     if len(message) > REPLY_MAX_CHARS:
         raise InvalidInput(f"A reply can be at most {REPLY_MAX_CHARS} characters.")
     checked = check_screenshot(screenshot) if screenshot else None
-    storage = private_storage()
-    stored_name = None
-    try:
-        with transaction.atomic():
-            locked = lock_request(removal_request)
-            locked.status = domain.next_status(locked.status, domain.REPLY)
-            waited = max(now - locked.waiting_since, dt.timedelta(0))
-            locked.sla_due_at += waited
-            locked.waiting_since = None
-            fields = ["status", "sla_due_at", "waiting_since"]
-            if checked is not None:
-                stored_name = storage.save(f"screenshots/{checked.random_name()}", ContentFile(checked.content))
-                previous = locked.screenshot.name
-                locked.screenshot.name = stored_name
-                locked.screenshot_content_type = checked.content_type
-                fields += ["screenshot", "screenshot_content_type"]
-                if previous:
-                    # The new screenshot replaces the old one; the old file goes once the reply is stored.
-                    transaction.on_commit(lambda: storage.delete(previous))
-            locked.save(update_fields=fields)
-            record_event(
-                locked,
-                EventKind.REPLIED,
-                actor=requester,
-                now=now,
-                message=message,
-                data={
-                    "paused_seconds": int(waited.total_seconds()),
-                    "sla_due_at": locked.sla_due_at.isoformat(),
-                    "screenshot": checked is not None,
-                },
-            )
-    except BaseException:
-        if stored_name:
-            storage.delete(stored_name)
-        raise
+    with _screenshot_stored_whole_or_not(checked) as attach, transaction.atomic():
+        locked = lock_request(removal_request)
+        locked.status = domain.next_status(locked.status, domain.REPLY)
+        waited = max(now - locked.waiting_since, dt.timedelta(0))
+        locked.sla_due_at += waited
+        locked.waiting_since = None
+        fields = ["status", "sla_due_at", "waiting_since"]
+        if checked is not None:
+            previous = attach(locked)
+            fields += ["screenshot", "screenshot_content_type"]
+            if previous:
+                # The new screenshot replaces the old one; the old file goes once the reply is stored.
+                transaction.on_commit(lambda: private_storage().delete(previous))
+        locked.save(update_fields=fields)
+        record_event(
+            locked,
+            EventKind.REPLIED,
+            actor=requester,
+            now=now,
+            message=message,
+            data={
+                "paused_seconds": int(waited.total_seconds()),
+                "sla_due_at": locked.sla_due_at.isoformat(),
+                "screenshot": checked is not None,
+            },
+        )
     logger.info("freelancer replied", extra={"ticket": locked.ticket_number})
     return locked
 
