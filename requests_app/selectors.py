@@ -79,7 +79,12 @@ def request_for_owner(user, ticket_number) -> RemovalRequest | None:
 
 def request_for_viewer(user, ticket_number) -> RemovalRequest | None:
     """A ticket the user may read (owner or staff), or None; the caller answers 404 either way."""
-    return requests_visible_to(user).select_related("requested_by").filter(ticket_number=ticket_number).first()
+    return (
+        requests_visible_to(user)
+        .select_related("requested_by", "exclusion")
+        .filter(ticket_number=ticket_number)
+        .first()
+    )
 
 
 def public_timeline(removal_request) -> list[RequestEvent]:

@@ -285,7 +285,6 @@ def _render_detail(request, removal_request, *, reply_form=None, status=200):
     if removal_request.status == Status.APPLIED:
         key = selectors.subject_key(removal_request.contract)
         published = jss_selectors.published_scores([key], now=now)[key]
-    outcome_events = [e for e in timeline if e.kind == "jss_outcome"]
     waiting = removal_request.status == Status.WAITING_ON_FREELANCER
     questions = [e for e in timeline if e.kind == "info_requested"]
     return render(
@@ -295,7 +294,8 @@ def _render_detail(request, removal_request, *, reply_form=None, status=200):
             "r": removal_request,
             "timeline": timeline,
             "published": published,
-            "outcome_on": timezone.localdate(outcome_events[-1].created_at) if outcome_events else None,
+            # The update that decided the outcome: a fact on the exclusion, not read back from the timeline.
+            "outcome_on": removal_request.exclusion.outcome_as_of if removal_request.exclusion_id else None,
             "can_withdraw": is_requester_side
             and removal_request.status in (Status.SUBMITTED, Status.WAITING_ON_FREELANCER),
             "can_reply": is_requester_side and waiting,
