@@ -12,6 +12,7 @@ from PIL import Image
 
 from requests_app import selectors, services
 from requests_app.models import EventKind, RemovalRequest, RequestEvent
+from requests_app.screenshots import InvalidScreenshot
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -152,7 +153,7 @@ def test_only_the_requester_side_can_reply(waiting):
 
 def test_a_bad_screenshot_in_a_reply_changes_nothing(waiting):
     bogus = SimpleUploadedFile("x.png", b"not a picture at all", content_type="image/png")
-    with pytest.raises(Exception, match="(?i)png|jpeg|pdf|image|picture"):
+    with pytest.raises(InvalidScreenshot, match="(?i)png|jpeg|pdf|image|picture"):
         services.reply_to_request(
             waiting, requester=waiting.requested_by, message="Here.", screenshot=bogus, now=NOW + 2 * DAY
         )
