@@ -137,6 +137,15 @@ class TicketPagesMixin:
             reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[ticket.pk])
         )
 
+    def _not_now(self, request, ticket, doing):
+        """A decision page opened for a ticket whose status no longer offers it: say so on the ticket page."""
+        self.message_user(
+            request,
+            f"Ticket {ticket.ticket_number} is {ticket.get_status_display().lower()}; "
+            f"only a submitted ticket can {doing}.",
+        )
+        return self._back(ticket)
+
     def _run(self, request, ticket, done, call):
         with queue_failures() as not_queued:
             try:
@@ -161,12 +170,7 @@ class TicketPagesMixin:
         optional public message; the confirmed POST approves."""
         ticket = self._ticket_for(request, object_id, self.has_approve_permission)
         if request.method != "POST" and domain.APPROVE not in domain.allowed_actions(ticket.status):
-            self.message_user(
-                request,
-                f"Ticket {ticket.ticket_number} is {ticket.get_status_display().lower()}; "
-                "only a submitted ticket can be approved.",
-            )
-            return self._back(ticket)
+            return self._not_now(request, ticket, "be approved")
         form = ApproveForm(request.POST if request.method == "POST" and "confirm" in request.POST else None)
         if form.is_bound and form.is_valid():
             message = form.public_message()
@@ -183,12 +187,7 @@ class TicketPagesMixin:
         """Ask the freelancer a question: the ticket waits on them, its SLA paused, until they reply."""
         ticket = self._ticket_for(request, object_id, self.has_reject_permission)
         if request.method != "POST" and domain.REQUEST_INFO not in domain.allowed_actions(ticket.status):
-            self.message_user(
-                request,
-                f"Ticket {ticket.ticket_number} is {ticket.get_status_display().lower()}; "
-                "only a submitted ticket can get a question.",
-            )
-            return self._back(ticket)
+            return self._not_now(request, ticket, "get a question")
         form = AskForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             return self._run(
@@ -203,10 +202,7 @@ class TicketPagesMixin:
     def reject_view(self, request, object_id):
         ticket = self._ticket_for(request, object_id, self.has_reject_permission)
         if request.method != "POST" and domain.REJECT not in domain.allowed_actions(ticket.status):
-            self.message_user(
-                request, f"Ticket {ticket.ticket_number} is {ticket.status}; only a submitted ticket can be rejected."
-            )
-            return self._back(ticket)
+            return self._not_now(request, ticket, "be rejected")
         form = RejectForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             return self._run(
