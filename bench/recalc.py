@@ -163,12 +163,7 @@ def time_bare_aggregate(as_of, runs=3) -> tuple[float, float, int]:
 def clear_scores() -> None:
     from django.db import connection, transaction
 
-    from jss import batch
-    from jss.models import ScoreUpdate
-
     with transaction.atomic(), connection.cursor() as cursor:
-        for update_id in ScoreUpdate.objects.values_list("pk", flat=True):
-            batch.drop_scratch(update_id)
         if connection.vendor == "postgresql":
             cursor.execute("TRUNCATE jss_scoresnapshot, jss_scoreupdatechunk, jss_scoreupdate")
         else:

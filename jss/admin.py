@@ -13,7 +13,7 @@ def jss_panel(*, freelancer_id=None, agency_id=None):
     subject = {"freelancer_id": freelancer_id, "agency_id": agency_id}
     history = selectors.score_history(**subject)
     latest = selectors.latest_snapshot(**subject) if history else None
-    detail = latest.detail if latest is not None else {}
+    detail = latest.full_detail if latest is not None else {}
     numbers = selectors.contract_numbers(explain.contract_ids(detail)) if explain.contract_ids(detail) else {}
     context = {
         "chart": chart.build_chart(history),

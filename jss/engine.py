@@ -100,6 +100,7 @@ class JssResult:
     unrounded: Decimal | None
     detail: dict = field(repr=False)
     decisions: dict[int, str] = field(default_factory=dict)
+    stored: dict = field(default_factory=dict, repr=False)  # what a snapshot keeps: ``stored_detail``
 
 
 # --- per-contract rules -------------------------------------------------------------
@@ -464,7 +465,43 @@ def _result(as_of, starts, tallies, scores, window, current, left_out, exclusion
         unrounded=unrounded,
         detail=detail,
         decisions=decisions,
+        stored=stored_detail(tallies, left_out, exclusion_detail),
     )
+
+
+# --- what a snapshot stores ---------------------------------------------------------
+
+
+def stored_detail(
+    tallies: Sequence[tuple[int, int, int, int, int]],
+    left_out: Iterable[tuple[int, str]],
+    exclusion_detail: Sequence[dict] = (),
+) -> dict:
+    """The detail a ``ScoreSnapshot`` keeps: only what cannot be derived. Each calendar window's figures
+    as [contracts, clients, positive, negative, all weight in quarters], the left-out contracts as
+    [contract_id, reason] and the exclusions' decisions (with the scores they compared). The as_of, the
+    window starts, each window's score and whether it qualifies, trending, the displayed score and window
+    and the unrounded value follow from these and the snapshot's ``as_of``: ``expand_detail``."""
+    stored: dict = {
+        "windows": {name: [int(x) for x in tally] for (name, _), tally in zip(WINDOWS, tallies, strict=True)},
+        "left_out": [[contract_id, reason] for contract_id, reason in left_out],
+    }
+    if exclusion_detail:
+        stored["exclusions"] = list(exclusion_detail)
+    return stored
+
+
+def expand_detail(stored: dict, as_of: date) -> dict:
+    """The full ``JssResult.detail`` of a stored detail (``stored_detail``) on ``as_of``: exactly what
+    ``compute`` gave when the snapshot was written. A detail stored whole (before 2026-12-07) is returned
+    as it is; an empty one gives {}."""
+    if not stored or "algorithm_version" in stored:
+        return stored or {}
+    tallies = [tuple(stored["windows"][name]) for name, _ in WINDOWS]
+    left_out = [(int(contract_id), reason) for contract_id, reason in stored.get("left_out", ())]
+    detail = from_tallies(tallies, left_out, as_of=as_of).detail
+    detail["exclusions"] = list(stored.get("exclusions", ()))
+    return detail
 
 
 def _weight_text(quarters: int) -> str:

@@ -3,6 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
+from jss import engine
 from marketplace.models import EXACTLY_ONE_SUBJECT
 
 
@@ -122,6 +123,12 @@ class ScoreSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.freelancer or self.agency} on {self.as_of}: {self.score if self.score is not None else '—'}"
+
+    @property
+    def full_detail(self) -> dict:
+        """The detail as ``engine.compute`` gives it: what is stored (``engine.stored_detail``: the figures and
+        decisions only) with everything that follows from them and ``as_of`` worked out again."""
+        return engine.expand_detail(self.detail, self.as_of)
 
 
 class ScoreUpdate(models.Model):

@@ -13,7 +13,6 @@ from jss.models import SubjectKind
 FREELANCER = SubjectKind.FREELANCER.value
 AGENCY = SubjectKind.AGENCY.value
 KINDS = (FREELANCER, AGENCY)
-KIND_CODES = {FREELANCER: 0, AGENCY: 1}  # how the scratch table spells the kind (an integer sorts fast)
 
 # Left-out reasons travel through SQL as small codes.
 REASONS = {
@@ -25,13 +24,12 @@ REASONS = {
 WINDOW_COUNT = len(engine.WINDOWS)
 FIGURES = ("n", "k", "p", "m", "t")  # contracts, distinct clients, positive, negative, all weight (quarters)
 FIGURE_COLUMNS = tuple(f"{figure}{band}" for band in range(WINDOW_COUNT) for figure in FIGURES)
-# A big hash join and hash aggregates: give the one statement room instead of spilling to disk.
-POSTGRES_WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True)
 class SubjectScore:
-    """One subject's score on the update's as_of: its score, window, detail as JSON text, and the no-harm
+    """One subject's score on the update's as_of: its score, window, stored detail as JSON text
+    (``engine.stored_detail``), and the no-harm
     decisions of its exclusions (contract id -> 'excluded' / 'kept_no_harm')."""
 
     kind: str
@@ -53,7 +51,3 @@ def _postgres() -> bool:
 def _day(value: date):
     # psycopg adapts dates; SQLite stores them as ISO text, which compares correctly as text.
     return connection.ops.adapt_datefield_value(value)
-
-
-def scratch_table(update_id: int) -> str:
-    return f"jss_tally_{int(update_id)}"

@@ -57,6 +57,6 @@ def engine_scores(kind: str, exclusions: dict[int, list[int]], as_of: date) -> l
     scores = []
     for subject_id, contracts in facts_of(kind, exclusions).items():
         result = engine.compute(contracts, as_of=as_of, exclusions=exclusions[subject_id])
-        detail = json.dumps(result.detail, separators=(",", ":"))
+        detail = json.dumps(result.stored, separators=(",", ":"))
         scores.append(SubjectScore(kind, subject_id, result.score, result.window, detail, result.decisions))
     return scores

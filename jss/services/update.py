@@ -38,9 +38,10 @@ def update_is_due(as_of: date, last_as_of: date | None) -> bool:
 def start_scheduled_update(
     *, as_of: date | None = None, force: bool = False, now=None, queue: bool = True
 ) -> UpdateStart:
-    """Start the scheduled JSS update for ``as_of`` (default today) when it is due or ``force``d: sum every
-    subject's figures in one pass, split the subjects into chunks of ``JSS_UPDATE_CHUNK_SIZE`` and, with
-    ``queue``, send each chunk to the Celery workers once this commits. An unfinished update (a lost message,
+    """Start the scheduled JSS update for ``as_of`` (default today) when it is due or ``force``d: split the
+    subjects into ranges of ids (``batch.plan_chunks``: ``JSS_UPDATE_CHUNK_SIZE`` ids a chunk, at most
+    ``JSS_UPDATE_MAX_CHUNKS`` chunks) and, with ``queue``, send each chunk to the Celery workers once this
+    commits; each chunk reads and scores its own subjects' contracts. An unfinished update (a lost message,
     a crashed worker) is resumed instead. One ``ScoreUpdate`` per ``as_of``: a forced run on a day that was
     already scored rescores it, and rows that come out the same are left alone."""
     now = now or timezone.now()
@@ -62,8 +63,7 @@ def start_scheduled_update(
             else:
                 update.chunk_rows.all().delete()
                 update.started_at, update.finished_at, update.forced = now, None, True
-            batch.build_scratch(update.pk, as_of)
-            plan = batch.plan_chunks(update.pk, settings.JSS_UPDATE_CHUNK_SIZE)
+            plan = batch.plan_chunks(settings.JSS_UPDATE_CHUNK_SIZE, settings.JSS_UPDATE_MAX_CHUNKS)
             chunks = ScoreUpdateChunk.objects.bulk_create(
                 ScoreUpdateChunk(update=update, kind=kind, first_subject=first, last_subject=last, subjects=count)
                 for kind, first, last, count in plan
@@ -112,7 +112,7 @@ def score_chunk(chunk_id: int, *, now=None, queue: bool = True) -> int | None:
     as_of = chunk.update.as_of
     with transaction.atomic():
         subjects, written, decisions = batch.score_and_write(
-            chunk.update_id, chunk.kind, chunk.first_subject, chunk.last_subject, as_of, now=now
+            chunk.kind, chunk.first_subject, chunk.last_subject, as_of, now=now
         )
         record_outcomes(decisions, as_of=as_of, now=now)
         update = ScoreUpdate.objects.select_for_update().get(pk=chunk.update_id)
@@ -129,8 +129,7 @@ def score_chunk(chunk_id: int, *, now=None, queue: bool = True) -> int | None:
 
 
 def finish_update(update_id: int, *, now=None) -> bool:
-    """Once every chunk is scored: close the ScoreUpdate with its counts and drop its scratch table. Runs
-    any number of times."""
+    """Once every chunk is scored: close the ScoreUpdate with its counts. Runs any number of times."""
     now = now or timezone.now()
     with transaction.atomic():
         update = ScoreUpdate.objects.select_for_update().filter(pk=update_id).first()
@@ -149,7 +148,6 @@ def finish_update(update_id: int, *, now=None) -> bool:
         update.subjects = totals["subjects"] or 0
         update.snapshots_written = totals["written"] or 0
         update.save(update_fields=["finished_at", "chunks", "subjects", "snapshots_written"])
-        batch.drop_scratch(update.pk)
     logger.info(
         "jss update finished",
         extra={"as_of": update.as_of.isoformat(), "subjects": update.subjects, "written": update.snapshots_written},

@@ -68,10 +68,10 @@ def worlds(draw):
     return as_of, clients, subjects
 
 
-def batch_scores(as_of, *, update_id=None):
+def batch_scores(as_of):
     scores = {}
     for kind in batch.KINDS:
-        for s in batch.score_range(update_id, kind, *EVERYONE, as_of):
+        for s in batch.score_range(kind, *EVERYONE, as_of):
             scores[(kind, s.subject_id)] = s
     return scores
 
@@ -84,7 +84,8 @@ def assert_batch_equals_engine(built, scores, as_of):
             continue
         got = scores[key]
         assert (got.score, got.window) == (expected.score, expected.window)
-        assert json.loads(got.detail_json) == expected.detail
+        assert json.loads(got.detail_json) == expected.stored  # only what cannot be derived is stored
+        assert engine.expand_detail(json.loads(got.detail_json), as_of) == expected.detail
         assert got.decisions == expected.decisions
     assert len(scores) == sum(1 for key in built.subjects if built.facts[key])
 
@@ -95,11 +96,7 @@ def test_batch_path_equals_the_engine_on_random_data(world):
     as_of, clients, subjects = world
     with transaction.atomic():
         built = build_world(clients, subjects, excluded_at=timezone.make_aware(dt.datetime(2024, 1, 1)))
-        # Straight from the contracts (a chunk without its scratch table) ...
         assert_batch_equals_engine(built, batch_scores(as_of), as_of)
-        # ... and through the update's scratch table, the path a scheduled update takes.
-        batch.build_scratch(987654, as_of)
-        assert_batch_equals_engine(built, batch_scores(as_of, update_id=987654), as_of)
         transaction.set_rollback(True)
 
 
@@ -112,7 +109,8 @@ def snapshots_equal_the_engine(built, as_of):
             assert stored is None
             continue
         assert (stored.score, stored.window, stored.algorithm_version) == (expected.score, expected.window, 1)
-        assert stored.detail == expected.detail
+        assert stored.full_detail == expected.detail
+        assert set(stored.detail) <= {"windows", "left_out", "exclusions"}
 
 
 NOW = timezone.make_aware(dt.datetime(2026, 12, 1, 2, 0))
@@ -122,38 +120,46 @@ NOW = timezone.make_aware(dt.datetime(2026, 12, 1, 2, 0))
 @DB_EXAMPLES
 @given(worlds())
 def test_the_postgresql_statement_writes_the_engines_snapshots(world):
-    """On PostgreSQL the figures become scores, 28-digit texts and detail inside the database."""
+    """On PostgreSQL the figures become scores and the stored detail inside the database."""
     as_of, clients, subjects = world
     with transaction.atomic():
         built = build_world(clients, subjects, excluded_at=timezone.make_aware(dt.datetime(2024, 1, 1)))
         decisions = {}
-        for kind in batch.KINDS:  # straight from the contracts
-            decisions.update(batch.score_and_write(None, kind, *EVERYONE, as_of, now=NOW, method="sql")[2])
+        for kind in batch.KINDS:
+            decisions.update(batch.score_and_write(kind, *EVERYONE, as_of, now=NOW, method="sql")[2])
         snapshots_equal_the_engine(built, as_of)
         expected = {}
         for key in built.subjects:
             expected.update(engine.compute(built.facts[key], as_of=as_of, exclusions=built.exclusions[key]).decisions)
         assert decisions == expected
-        batch.build_scratch(987654, as_of)
-        for kind in batch.KINDS:  # through the scratch table, again: nothing changes
-            scored, written, _ = batch.score_and_write(987654, kind, *EVERYONE, as_of, now=NOW, method="sql")
+        for kind in batch.KINDS:  # again (a redelivered chunk): nothing changes
+            scored, written, _ = batch.score_and_write(kind, *EVERYONE, as_of, now=NOW, method="sql")
             assert written == 0
         transaction.set_rollback(True)
 
 
-@pytest.mark.postgres
-def test_subjects_too_big_for_exact_sql_text_are_scored_in_python(monkeypatch):
-    monkeypatch.setattr(batch.postgres, "SQL_MAX_QUARTERS", 10)  # a weight of 2.5: the 3-job subject goes to Python
-    end = AS_OF - dt.timedelta(days=5)
-    spec = [
-        ContractSpec(client=i, started_on=end, ended_on=end, last_payment_on=end, private_score=10) for i in range(3)
-    ]
-    built = build_world(
-        [ClientSpec(), ClientSpec(), ClientSpec()],
-        [SubjectSpec(agency=False, contracts=spec), SubjectSpec(agency=False, contracts=spec[:2])],
-    )
-    assert batch.score_and_write(None, "freelancer", *EVERYONE, AS_OF, now=NOW, method="sql")[:2] == (2, 2)
-    snapshots_equal_the_engine(built, AS_OF)
+@DB_EXAMPLES
+@given(worlds(), st.integers(1, 4), st.randoms(use_true_random=False))
+def test_the_fanned_out_update_equals_the_engine_and_a_redelivered_chunk_changes_nothing(world, size, random):
+    """The update as the workers run it: the subjects in ranges of ``size`` ids, each chunk on its own, in any
+    order (PostgreSQL: one statement per chunk; SQLite: the engine's scoring). Every subject's snapshot is
+    the engine's, and a chunk delivered again writes nothing."""
+    as_of, clients, subjects = world
+    with transaction.atomic():
+        built = build_world(clients, subjects, excluded_at=timezone.make_aware(dt.datetime(2024, 1, 1)))
+        plan = batch.plan_chunks(size, 64)
+        random.shuffle(plan)
+        decisions = {}
+        for kind, first, last, _ in plan:
+            decisions.update(batch.score_and_write(kind, first, last, as_of, now=NOW)[2])
+        snapshots_equal_the_engine(built, as_of)
+        expected = {}
+        for key in built.subjects:
+            expected.update(engine.compute(built.facts[key], as_of=as_of, exclusions=built.exclusions[key]).decisions)
+        assert decisions == expected
+        for kind, first, last, _ in plan[:2]:
+            assert batch.score_and_write(kind, first, last, as_of, now=NOW)[1] == 0
+        transaction.set_rollback(True)
 
 
 AS_OF = dt.date(2026, 3, 31)  # windows start (exclusive): 3m 2025-12-31, 6m 2025-09-30, 12m 2025-03-31, 24m 2024-03-31
@@ -224,7 +230,7 @@ def test_snapshots_are_upserted_and_unchanged_rows_left_alone():
     built = build_world(
         [ClientSpec(), ClientSpec()], [SubjectSpec(agency=False, contracts=[ended(5), ended(6, client=1)])]
     )
-    scores = batch.score_range(None, "freelancer", *EVERYONE, AS_OF)
+    scores = batch.score_range("freelancer", *EVERYONE, AS_OF)
     first = timezone.make_aware(dt.datetime(2026, 3, 31, 2, 0))
     assert batch.write_snapshots("freelancer", AS_OF, scores, now=first) == 1
     again = timezone.make_aware(dt.datetime(2026, 3, 31, 3, 0))
@@ -232,7 +238,7 @@ def test_snapshots_are_upserted_and_unchanged_rows_left_alone():
     snapshot = ScoreSnapshot.objects.get(freelancer_id=built.subjects[0][1], as_of=AS_OF)
     assert snapshot.computed_at == first  # the rerun did not touch the row
     assert (snapshot.score, snapshot.window) == (100, "24m")
-    assert snapshot.detail == engine.compute(built.facts[built.subjects[0]], as_of=AS_OF).detail
+    assert snapshot.full_detail == engine.compute(built.facts[built.subjects[0]], as_of=AS_OF).detail
 
 
 def test_a_changed_score_is_rewritten():
@@ -240,38 +246,55 @@ def test_a_changed_score_is_rewritten():
         [ClientSpec(), ClientSpec()], [SubjectSpec(agency=False, contracts=[ended(5), ended(6, client=1)])]
     )
     now = timezone.make_aware(dt.datetime(2026, 3, 31, 2, 0))
-    batch.write_snapshots("freelancer", AS_OF, batch.score_range(None, "freelancer", *EVERYONE, AS_OF), now=now)
+    batch.write_snapshots("freelancer", AS_OF, batch.score_range("freelancer", *EVERYONE, AS_OF), now=now)
     contract_id = built.facts[built.subjects[0]][0].contract_id
     from marketplace.models import Feedback
 
     Feedback.objects.filter(contract_id=contract_id).update(private_score=2)  # the marketplace re-sent it
-    rescored = batch.score_range(None, "freelancer", *EVERYONE, AS_OF)
+    rescored = batch.score_range("freelancer", *EVERYONE, AS_OF)
     assert batch.write_snapshots("freelancer", AS_OF, rescored, now=now + dt.timedelta(hours=1)) == 1
     assert ScoreSnapshot.objects.get(freelancer_id=built.subjects[0][1]).score == 0
 
 
-def test_the_scratch_table_is_one_row_per_subject_and_chunks_cover_them():
+@pytest.mark.parametrize("chunk_size, max_chunks", [(2, 64), (1, 3), (1000, 64)])
+def test_the_chunks_cover_every_subject_once(chunk_size, max_chunks):
     subjects = [SubjectSpec(agency=i % 3 == 0, contracts=[ended(5 + i), ended(9, client=1)]) for i in range(7)]
     subjects.append(SubjectSpec(agency=False, contracts=[]))  # nothing to score
     built = build_world([ClientSpec(), ClientSpec()], subjects)
-    with transaction.atomic():
-        batch.build_scratch(424242, AS_OF)
-        plan = batch.plan_chunks(424242, 2)
-        covered = [
-            (kind, s.subject_id)
-            for kind, first, last, _ in plan
-            for s in batch.score_range(424242, kind, first, last, AS_OF)
-        ]
-        assert sorted(covered) == sorted(key for key in built.subjects if built.facts[key])
-        assert all(count <= 2 for *_, count in plan)
-        assert {kind for kind, *_ in plan} == {"freelancer", "agency"}
-        batch.drop_scratch(424242)
-        assert not batch.scratch_exists(424242)
+    plan = batch.plan_chunks(chunk_size, max_chunks)
+    covered = [
+        (kind, s.subject_id) for kind, first, last, _ in plan for s in batch.score_range(kind, first, last, AS_OF)
+    ]
+    assert sorted(covered) == sorted(key for key in built.subjects if built.facts[key])
+    assert len(plan) <= max(max_chunks, 2)  # one range at least for each kind
+    assert {kind for kind, *_ in plan} == {"freelancer", "agency"}
+    ranges = sorted((kind, first, last) for kind, first, last, _ in plan)
+    for (kind, _, last), (next_kind, next_first, _) in zip(ranges, ranges[1:], strict=False):
+        assert kind != next_kind or next_first == last + 1  # no gap, no overlap
+
+
+def test_the_number_of_chunks_stops_growing():
+    # Freelancer ids 100,000 wide: 1,000 ids a chunk would make 100 chunks; at most 64, each 1,563 wide.
+    from django.contrib.auth import get_user_model
+
+    from marketplace.models import Freelancer
+
+    built = build_world([ClientSpec()], [SubjectSpec(agency=False, contracts=[ended(5)])])
+    low = built.subjects[0][1]
+    user = get_user_model().objects.create(username="far", email="far@example.com")
+    Freelancer.objects.create(pk=low + 99_999, user=user, name="Far", public_id="far")
+    plan = batch.plan_chunks(1000, 64)
+    assert len(plan) == 64
+    assert {last - first + 1 for _, first, last, _ in plan[:-1]} == {1563}
+    assert len(batch.plan_chunks(1000, 1000)) == 100
 
 
 def test_decode_left_out():
     assert batch.decode_left_out(None) == []
-    assert batch.decode_left_out(f"{12 * 8 + 2},{5 * 8 + 4}") == [(12, "no_feedback"), (5, "flagged_client")]
+    assert batch.decode_left_out('[12,"no_feedback"],[5,"flagged_client"]') == [
+        (5, "flagged_client"),
+        (12, "no_feedback"),
+    ]
 
 
 @pytest.mark.postgres
@@ -285,8 +308,8 @@ def test_decode_left_out():
     st.sampled_from(AS_OF_EDGES),
 )
 def test_postgresql_writes_any_figures_as_the_engine_does(figures, as_of):
-    """Big and awkward denominators (weights up to thousands of quarters): the 28-digit texts, the rounding,
-    the best window and the ties, as the engine's Decimal arithmetic gives them."""
+    """Big and awkward denominators (weights up to thousands of quarters): the rounding, the best window and
+    the ties, as the engine's Decimal arithmetic gives them."""
     tallies, n, k, p, m = [], 0, 0, 0, 0
     for contracts, positive, negative, clients in figures:
         n, k = n + contracts, max(k, min(clients, n + contracts))
@@ -297,11 +320,12 @@ def test_postgresql_writes_any_figures_as_the_engine_does(figures, as_of):
     with transaction.atomic(), connection.cursor() as cursor:
         int_columns = ", ".join(f"{column} int" for column in batch.FIGURE_COLUMNS)
         cursor.execute(f"CREATE TEMP TABLE figures (subject bigint, {int_columns}, left_out text) ON COMMIT DROP")
-        cursor.execute(f"INSERT INTO figures VALUES ({values})", [424242, *(v for t in tallies for v in t), "164,97"])
+        left_out = '[20,"flagged_client"],[12,"active_never_paid"]'
+        cursor.execute(f"INSERT INTO figures VALUES ({values})", [424242, *(v for t in tallies for v in t), left_out])
         sql, params = batch.snapshot_upsert_sql(f"SELECT {columns} FROM figures", "freelancer", as_of)
         cursor.execute(sql, {**params, "now": NOW})
         assert cursor.fetchone()[:2] == (1, 1)
         stored = ScoreSnapshot.objects.get(freelancer_id=424242, as_of=as_of)
         expected = engine.from_tallies(tallies, [(12, "active_never_paid"), (20, "flagged_client")], as_of=as_of)
-        assert (stored.score, stored.window, stored.detail) == (expected.score, expected.window, expected.detail)
+        assert (stored.score, stored.window, stored.full_detail) == (expected.score, expected.window, expected.detail)
         transaction.set_rollback(True)

@@ -157,7 +157,11 @@ def test_the_update_fans_out_to_real_workers_and_a_rerun_changes_nothing(worker)
     for kind, subject_id in built.subjects:
         snapshot = ScoreSnapshot.objects.get(**{f"{kind}_id": subject_id}, as_of=as_of)  # exactly one each
         expected = engine.compute(built.facts[(kind, subject_id)], as_of=as_of)
-        assert (snapshot.score, snapshot.window, snapshot.detail) == (expected.score, expected.window, expected.detail)
+        assert (snapshot.score, snapshot.window, snapshot.full_detail) == (
+            expected.score,
+            expected.window,
+            expected.detail,
+        )
     before = rows()
 
     # The nightly beat again: this as_of is done. Forced: every chunk is scored again, nothing changes.

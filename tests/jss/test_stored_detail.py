@@ -1,4 +1,5 @@
-"""The batch path's fast detail text is the engine's detail (no database)."""
+"""A snapshot stores only what cannot be derived (``engine.stored_detail``); ``engine.expand_detail`` gives back
+the engine's whole detail from it (no database)."""
 
 import datetime as dt
 import json
@@ -6,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jss import batch, engine
+from jss import batch, engine  # noqa: F401 - batch.REASONS below
 
 
 @settings(max_examples=300, deadline=None)
@@ -17,19 +18,25 @@ from jss import batch, engine
         st.tuples(st.integers(1, 10**9), st.sampled_from(sorted(batch.REASONS.values()))), unique_by=lambda x: x[0]
     ),
 )
-def test_detail_writer_equals_the_engine(figures, as_of, left_out):
-    # Any cumulative window figures, as the SQL makes them: the fast JSON text is the engine's detail.
+def test_the_stored_detail_expands_to_the_engines_detail(figures, as_of, left_out):
+    # Any cumulative window figures, as the SQL makes them: what is stored gives back the whole detail.
     tallies, n, k, p, m = [], 0, 0, 0, 0
     for contracts, positive, negative, clients in figures[:4]:
         n, k = n + contracts, max(k, min(clients, n + contracts))
         p, m = p + positive, m + negative
         tallies.append((n, k, p, m, p + m + contracts))
     expected = engine.from_tallies(tallies, left_out, as_of=as_of)
-    writer = batch.DetailWriter(as_of)
-    for _ in range(2):  # the second time from the writer's caches
-        score, window, text = writer.detail(tallies, sorted(left_out))
-        assert (score, window) == (expected.score, expected.window)
-        assert json.loads(text) == expected.detail
+    stored = json.loads(json.dumps(expected.stored))  # as the json column gives it back
+    assert set(stored) == {"windows", "left_out"}
+    assert engine.expand_detail(stored, as_of) == expected.detail
+    assert len(json.dumps(stored)) < len(json.dumps(expected.detail)) / 2 or left_out
+
+
+def test_a_detail_stored_whole_before_is_read_as_it_is():
+    # Snapshots written before 2026-12-07 kept the whole detail: it is read back unchanged.
+    whole = engine.from_tallies([(2, 2, 8, 0, 8)] * 4, [], as_of=dt.date(2026, 3, 31)).detail
+    assert engine.expand_detail(whole, dt.date(2026, 3, 31)) is whole
+    assert engine.expand_detail({}, dt.date(2026, 3, 31)) == {}
 
 
 def test_from_tallies_is_compute_without_exclusions():

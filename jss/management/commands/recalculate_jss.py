@@ -2,6 +2,7 @@ import datetime as dt
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import F, Sum
 
 from jss import services
 from jss.models import ScoreUpdateChunk
@@ -32,7 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args, as_of, force, celery, jobs, **options):
         if jobs < 1:
             raise CommandError("--jobs must be at least 1")
-        bar = ProgressBar(self.stderr)
+        bar = ProgressBar(self.stderr, label="subject ids")  # the chunks are ranges of ids
         started = time.perf_counter()
         if celery:
             start = services.start_scheduled_update(as_of=as_of, force=force, queue=True)
@@ -56,13 +57,15 @@ class Command(BaseCommand):
 
     def _follow(self, update, bar, *, timeout=6 * 60 * 60):
         deadline = time.monotonic() + timeout
+        chunks = ScoreUpdateChunk.objects.filter(update=update)
+        width = F("last_subject") - F("first_subject") + 1
+        total = chunks.aggregate(ids=Sum(width))["ids"] or 0
         while time.monotonic() < deadline:
-            chunks = ScoreUpdateChunk.objects.filter(update=update)
-            done = sum(chunks.filter(finished_at__isnull=False).values_list("subjects", flat=True))
-            bar(done, update.subjects)
+            done = chunks.filter(finished_at__isnull=False).aggregate(ids=Sum(width))["ids"] or 0
+            bar(done, total)
             update.refresh_from_db(fields=["finished_at"])
             if update.finished_at is not None:
-                bar(update.subjects, update.subjects)
+                bar(total, total)
                 return
             time.sleep(0.5)
         raise CommandError("the workers did not finish the update in time; it stays queued")
