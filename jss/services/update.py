@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import queue
+import threading
 from dataclasses import dataclass
 from datetime import date
 
@@ -219,13 +220,10 @@ def run_update(
     if progress:
         progress(done, start.update.subjects)
     if jobs > 1 and len(pending) > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="jss-chunk") as pool:
-            futures = {pool.submit(_score_chunk_on_own_connection, pk, now): subjects for pk, subjects in pending}
-            for future in as_completed(futures):
-                future.result()
-                done += futures[future]
-                if progress:
-                    progress(done, start.update.subjects)
+        for subjects in _score_on_threads([pk for pk, _ in pending], pending, now=now, jobs=jobs):
+            done += subjects
+            if progress:
+                progress(done, start.update.subjects)
     else:
         for chunk_id, subjects in pending:
             score_chunk(chunk_id, now=now, queue=False)
@@ -237,9 +235,51 @@ def run_update(
     return start
 
 
-def _score_chunk_on_own_connection(chunk_id: int, now) -> int | None:
-    """``score_chunk`` on a pool thread: Django gives the thread its own connection, closed when done."""
+def _score_on_threads(chunk_ids: list[int], pending, *, now, jobs: int):
+    """Score the chunks on ``jobs`` threads, each with its own database connection, kept from one chunk to
+    the next (as a Celery worker keeps its own) and closed when the thread runs out of chunks. Yields each
+    chunk's planned subject ids as it finishes; the first failure is raised once every thread has stopped."""
+    sizes = dict(pending)
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for chunk_id in chunk_ids:
+        todo.put(chunk_id)
+    finished: queue.SimpleQueue[tuple[int, BaseException | None]] = queue.SimpleQueue()
+
+    def work():
+        try:
+            while True:
+                try:
+                    chunk_id = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    score_chunk(chunk_id, now=now, queue=False)
+                except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+                    finished.put((chunk_id, error))
+                    return
+                finished.put((chunk_id, None))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, name=f"jss-chunk-{n}") for n in range(min(jobs, len(chunk_ids)))]
+    for thread in threads:
+        thread.start()
+    failure = None
     try:
-        return score_chunk(chunk_id, now=now, queue=False)
+        for _ in range(len(chunk_ids)):
+            while True:
+                try:
+                    chunk_id, error = finished.get(timeout=1.0)
+                    break
+                except queue.Empty:
+                    if not any(thread.is_alive() for thread in threads):
+                        raise RuntimeError("the chunk threads stopped before scoring every chunk") from failure
+            if error is not None:
+                failure = failure or error
+                continue
+            yield sizes[chunk_id]
     finally:
-        connections.close_all()
+        for thread in threads:
+            thread.join()
+    if failure is not None:
+        raise failure
