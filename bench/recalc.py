@@ -309,6 +309,7 @@ def main() -> None:
         "--repeat", type=int, default=3, help="rounds of (bare aggregate, full update); medians are reported"
     )
     parser.add_argument("--chunk-size", type=int, help="JSS_UPDATE_CHUNK_SIZE for this run (default: the setting)")
+    parser.add_argument("--max-chunks", type=int, help="JSS_UPDATE_MAX_CHUNKS for this run (default: the setting)")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
@@ -318,6 +319,8 @@ def main() -> None:
         sys.exit("recalc.py: --workers needs REDIS_URL (or CELERY_BROKER_URL) for the broker")
     if args.chunk_size:
         os.environ["JSS_UPDATE_CHUNK_SIZE"] = str(args.chunk_size)
+    if args.max_chunks:
+        os.environ["JSS_UPDATE_MAX_CHUNKS"] = str(args.max_chunks)
 
     def log(message):
         print(message, file=sys.stderr, flush=True)
@@ -339,7 +342,7 @@ def main() -> None:
     jobs = 1 if args.workers else args.jobs or ((os.cpu_count() or 1) if connection.vendor == "postgresql" else 1)
     log(
         f"scheduled update of {contracts} contracts as of {as_of} ({connection.vendor}, "
-        f"chunks of {settings.JSS_UPDATE_CHUNK_SIZE}, "
+        f"chunks of {settings.JSS_UPDATE_CHUNK_SIZE}+ ids, at most {settings.JSS_UPDATE_MAX_CHUNKS}, "
         f"{f'{args.workers} workers' if args.workers else f'in process, {jobs} at once'}), {args.repeat} runs"
     )
     # Each round: one full update from empty, with the bare aggregate (median of three) timed just before and
@@ -377,6 +380,8 @@ def main() -> None:
                 "seconds": round(seconds, 3),
                 "sql_seconds": round(sql_seconds, 3),
                 "ratio": round(seconds / sql_seconds, 2),
+                "us_per_contract": round(seconds / contracts * 1e6, 3),
+                "sql_us_per_contract": round(sql_seconds / contracts * 1e6, 3),
                 "queries": queries,
                 "sql_server_seconds": round(sql_server_seconds, 3),
                 "ratio_server": round(seconds / sql_server_seconds, 2),
@@ -385,6 +390,7 @@ def main() -> None:
                 "jobs": None if args.workers else jobs,
                 "runs": args.repeat,
                 "ratio_each_run": [round(u / b, 2) for u, b in zip(updates, bare, strict=True)],
+                "seconds_each_run": [round(u, 3) for u in updates],
                 "database": connection.vendor,
             }
         )

@@ -110,6 +110,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite waits for a writer instead of failing at once when the dev worker and site overlap.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# A read replica for the scheduled JSS update (docs/capacity.md): with DATABASE_REPLICA_URL set, each chunk reads
+# its subjects' figures from the replica, scores them on the worker and writes only the snapshots to the primary.
+# Tests and `make run` never set it. In tests the alias mirrors the default database.
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = {
+        **env.db_url("DATABASE_REPLICA_URL"),
+        "ATOMIC_REQUESTS": False,
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+JSS_UPDATE_READ_DATABASE = "replica" if "replica" in DATABASES else ""
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The desk's covering indexes (INCLUDE columns) are a PostgreSQL optimisation; SQLite simply ignores the extras.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]

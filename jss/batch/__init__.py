@@ -22,6 +22,9 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
+
 from jss.batch.common import (  # noqa: F401
     AGENCY,
     FIGURE_COLUMNS,
@@ -49,12 +52,13 @@ from jss.batch.tallies import (  # noqa: F401
 )
 
 
-def score_range(kind: str, first: int, last: int, as_of: date) -> list[SubjectScore]:
-    """Every subject of ``kind`` with ids first..last that has a contract, scored on ``as_of`` (the figures
-    in SQL, the scores by the engine's functions)."""
+def score_range(kind: str, first: int, last: int, as_of: date, *, using: str = DEFAULT_DB_ALIAS) -> list[SubjectScore]:
+    """Every subject of ``kind`` with ids first..last that has a contract, scored on ``as_of``: the figures
+    summed in SQL on the database ``using`` (the primary or a read replica), the scores by the engine's
+    functions here; the subjects with perk exclusions by the engine from the primary."""
     exclusions = exclusions_in_range(kind, first, last, as_of)
     scores = []
-    for row in read_tallies(kind, first, last, as_of):
+    for row in read_tallies(kind, first, last, as_of, using=using):
         subject_id = int(row[0])
         if subject_id in exclusions:
             continue
@@ -71,11 +75,14 @@ def score_and_write(
     decision of each perk exclusion of its subjects: contract id -> 'excluded' / 'kept_no_harm').
 
     ``method`` 'sql' (PostgreSQL's default): the figures are turned into scores and detail by the database,
-    in one statement; 'python' (SQLite's): by the engine here. Subjects with perk exclusions are always
-    scored by ``engine.compute`` (the no-harm rule needs every contract)."""
-    method = method or ("sql" if _postgres() else "python")
+    in one statement; 'python' (SQLite's, and whenever ``JSS_UPDATE_READ_DATABASE`` names a read replica):
+    the figures are read (from the replica) and scored by the engine here, and only the snapshots are
+    written to the primary. Subjects with perk exclusions are always scored by ``engine.compute`` (the
+    no-harm rule needs every contract)."""
+    replica = getattr(settings, "JSS_UPDATE_READ_DATABASE", "") or ""
+    method = method or ("sql" if _postgres() and not replica else "python")
     if method == "python":
-        scores = score_range(kind, first, last, as_of)
+        scores = score_range(kind, first, last, as_of, using=replica or DEFAULT_DB_ALIAS)
         return len(scores), write_snapshots(kind, as_of, scores, now=now), _decisions(scores)
     exclusions = exclusions_in_range(kind, first, last, as_of)
     scored, written = score_and_write_in_sql(kind, first, last, as_of, now=now, skip=set(exclusions))

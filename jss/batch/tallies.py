@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Max, Min
 
 from jss import engine
@@ -130,7 +130,7 @@ GROUP BY subject
 def _tune_statement(cursor):
     """PostgreSQL, for this transaction, in one query: no JIT (compiling the statement costs more than it
     saves) and no parallel workers (a chunk is one index range; the update runs chunks side by side)."""
-    if _postgres():
+    if cursor.db.vendor == "postgresql":
         cursor.execute(
             "SELECT set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)"
         )
@@ -157,10 +157,11 @@ def plan_chunks(chunk_size: int, max_chunks: int) -> list[tuple[str, int, int, i
     return plan
 
 
-def read_tallies(kind: str, first: int, last: int, as_of: date) -> list[tuple]:
-    """The chunk's rows (``tally_sql``): subject, FIGURE_COLUMNS, left_out."""
+def read_tallies(kind: str, first: int, last: int, as_of: date, *, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
+    """The chunk's rows (``tally_sql``): subject, FIGURE_COLUMNS, left_out; read from the database ``using``
+    (the primary, or a read replica: ``JSS_UPDATE_READ_DATABASE``)."""
     sql, params = tally_sql(as_of, kind=kind, first=first, last=last)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
         _tune_statement(cursor)
         cursor.execute(sql, params)
         return cursor.fetchall()

@@ -156,6 +156,25 @@ def test_chunks_share_nothing_and_score_in_any_order():
         assert snapshot.full_detail == engine.compute(built.facts[key], as_of=AS_OF).detail
 
 
+def test_with_a_read_replica_the_chunks_read_there_and_only_write_snapshots_to_the_primary(settings):
+    """``JSS_UPDATE_READ_DATABASE`` names the database the chunks read their figures from (a read replica in
+    production, DATABASE_REPLICA_URL; here the test database under its own alias): the scores are worked out
+    on the worker by the engine's functions, and the primary only receives the snapshots. Same snapshots."""
+    from django.test.utils import CaptureQueriesContext
+
+    settings.JSS_UPDATE_READ_DATABASE = "default"
+    built = world(9)
+    with CaptureQueriesContext(connection) as queries:
+        services.run_update(as_of=AS_OF, now=NOW)
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert not any("WITH scored AS" in sql for sql in statements)  # no scoring statement on the primary
+    assert sum("INSERT INTO" in sql and "jss_scoresnapshot" in sql for sql in statements) >= 2  # one per chunk
+    for key in built.subjects:
+        kind, subject_id = key
+        snapshot = ScoreSnapshot.objects.get(**{f"{kind}_id": subject_id})
+        assert snapshot.full_detail == engine.compute(built.facts[key], as_of=AS_OF).detail
+
+
 def test_run_update_reports_progress():
     world(7)
     seen = []

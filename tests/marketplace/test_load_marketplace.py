@@ -204,6 +204,9 @@ def test_an_update_file_changes_the_named_fields_only():
         ("marketplace.Client", acme.pk, "flagged"),
         ("marketplace.Contract", api.pk, "ended_on"),
         ("marketplace.Feedback", api.feedback.pk, "(new row)"),
+        # ... and the database's copy of the new feedback on its contract (marketplace migration 0002).
+        ("marketplace.Contract", api.pk, "feedback_public_rating"),
+        ("marketplace.Contract", api.pk, "feedback_private_score"),
         ("marketplace.TopRatedPeriod", alice_period.pk, "ended_on"),
         ("marketplace.TopRatedPeriod", alice_period.pk, "loss_reason"),
     }
