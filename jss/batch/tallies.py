@@ -31,12 +31,12 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int):
 
     The chunk's contracts are read in (subject, client) order from the covering index of their kind
     (``contract_jss_freelancer`` / ``contract_jss_agency``: an index-only range scan on PostgreSQL, no join,
-    no sort), so both groupings below stream. Each contract gets one integer key ``k`` in a single CASE
+    no sort), so the grouping by subject streams. Each contract gets one integer key ``k`` in a single CASE
     (SPEC §5 in the engine's order, evaluated once): a left-out contract is -(id * 8 + reason); a counted
     contract in the 24-month window is (band * 3 + outcome) * 64 + weight in quarters (band 0 = within 3
     months ... 3 = within 24; outcome 0 negative, 1 neutral, 2 positive); any other contract is NULL. The
     contracts are summed per subject, each window over its bands, with the distinct clients of each window
-    (the rows come sorted by client, so counting them is cheap). ``left_out`` is the left-out contracts as
+    (a small sort of each subject's own rows). ``left_out`` is the left-out contracts as
     JSON pairs ``[contract_id,"reason"]`` in no particular order (``decode_left_out``). The
     feedback is read from the contract's copy of it (kept by the database, see marketplace migration 0002).
     CASE takes an unknown (NULL) test as false, as the engine's None checks do."""
