@@ -473,6 +473,46 @@ def test_ticket_page_lists_every_rule_that_now_fails(agent_client, queue):
     assert "request_open</span>" not in html
 
 
+# SPEC §8: session, user, permissions (one query: perkdesk.permissions), the ticket, its context box (the
+# subject's tickets, its Top Rated periods, the Upwork jobs ended since its last counted request), the JSS preview
+# (two) and the timeline.
+TICKET_PAGE_BUDGET = 10
+
+
+@pytest.fixture
+def contexts(queue):
+    """Submitted tickets whose context box reads the most: a freelancer's own after a counted (applied) request
+    and nine more tickets, and an agency's asked by its owner on a worker's contract."""
+    own = queue["fresh"]
+    for index in range(10):
+        f.RemovalRequestFactory(
+            freelancer=own.freelancer,
+            contract__freelancer=own.freelancer,
+            submitted_at=ago(days=40 + index),
+            **({"applied": True} if index == 0 else {"rejected": True} if index % 2 else {"withdrawn": True}),
+        )
+    agency = f.AgencyFactory(top_rated=True)
+    owner = f.FreelancerFactory(top_rated=True)
+    f.AgencyMembershipFactory(agency=agency, freelancer=owner, owner=True)
+    contract = f.ContractFactory(agency=agency, freelancer=f.FreelancerFactory(), with_feedback=True)
+    agency_ticket = services.submit_request(requester=owner.user, contract_number=contract.number, scope="jss_only")
+    f.RemovalRequestFactory(contract__agency=agency, applied=True, submitted_at=ago(days=150))
+    return {"own": own, "agency": agency_ticket, "applied": queue["applied"], "rejected": queue["rejected"]}
+
+
+@pytest.mark.parametrize("name", ["own", "agency", "applied", "rejected"])
+@pytest.mark.parametrize("who", ["agent", "lead"])
+def test_ticket_page_stays_within_its_query_budget(client, avery, contexts, name, who, django_assert_max_num_queries):
+    client.force_login(avery if who == "agent" else f.UserFactory(lead=True))
+    ticket = contexts[name]
+    client.get(change_url(ticket))  # process-wide caches (content types) filled: the steady state is measured
+    with django_assert_max_num_queries(TICKET_PAGE_BUDGET):
+        response = client.get(change_url(ticket))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert ("Today the rules would" in html) == (ticket.status == "submitted")
+
+
 def test_ticket_page_queries_do_not_grow_with_the_timeline(agent_client, queue, avery):
     ticket = queue["fresh"]
     from django.db import connection
@@ -486,7 +526,47 @@ def test_ticket_page_queries_do_not_grow_with_the_timeline(agent_client, queue, 
     with CaptureQueriesContext(connection) as long:
         response = agent_client.get(change_url(ticket))
     assert response.content.decode().count("note ") >= 25
-    assert len(long) == len(short)
+    assert len(long) == len(short) <= TICKET_PAGE_BUDGET
+
+
+@pytest.mark.parametrize("name", ["own", "agency"])
+def test_the_ticket_page_judges_the_same_facts_as_the_request_form(contexts, name):
+    """The context box reads its facts from the ticket's own row and one query over the subject's tickets; they
+    are the facts ``check_eligibility`` reads afresh for the same requester, contract and day."""
+    ticket = queue_selectors.ticket_page(contexts[name].pk)
+    context = queue_selectors.ticket_context(ticket, today=NOW.date(), with_facts=True)
+    expected, _ = queue_selectors.eligibility_facts(
+        requester=ticket.requested_by,
+        contract_number=ticket.contract.number,
+        agency=ticket.agency,
+        has_screenshot=bool(ticket.screenshot),
+        today=NOW.date(),
+    )
+    assert context.facts == expected
+    assert context.facts.contract_found and context.facts.last_counted_request_submitted_on is not None
+
+
+def test_the_ticket_page_judges_a_requester_who_left_the_agency_as_the_form_would(contexts):
+    ticket = contexts["agency"]
+    ticket.requested_by.freelancer.memberships.all().delete()
+    ticket = queue_selectors.ticket_page(ticket.pk)
+    facts = queue_selectors.ticket_context(ticket, today=NOW.date(), with_facts=True).facts
+    expected, _ = queue_selectors.eligibility_facts(
+        requester=ticket.requested_by, contract_number=ticket.contract.number, agency=ticket.agency, today=NOW.date()
+    )
+    assert facts == expected and not facts.contract_found
+
+
+def test_the_context_box_lists_the_ten_newest_other_tickets_whatever_their_status(contexts):
+    ticket = contexts["own"]
+    context = queue_selectors.ticket_context(queue_selectors.ticket_page(ticket.pk), today=NOW.date(), with_facts=False)
+    newest = (
+        RemovalRequest.objects.filter(freelancer=ticket.freelancer, agency__isnull=True)
+        .exclude(pk=ticket.pk)
+        .order_by("-submitted_at", "-pk")[:10]
+    )
+    assert [t.ticket_number for t in context.other_tickets] == [t.ticket_number for t in newest]
+    assert context.facts is None
 
 
 def test_the_screenshot_is_linked_through_the_staff_view(agent_client):
