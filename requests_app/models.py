@@ -153,6 +153,11 @@ class RemovalRequest(models.Model):
             # view and SLA filter reads; a final status newest first.
             models.Index(fields=["sla_due_at", "id"], condition=Q(status__in=OPEN), name="request_open_by_deadline"),
             models.Index(fields=["status", "-submitted_at", "-id"], name="request_status_recent"),
+            # At risk and breached (the SLA filters, the desk's lists): the running tickets in deadline order, so
+            # a page of them is the index's first rows, not a sort of every match.
+            models.Index(
+                fields=["sla_due_at", "id"], condition=Q(status__in=SLA_RUNNING), name="request_running_by_deadline"
+            ),
             # The sweep's reminders and no_reply rejections: the few tickets waiting on a freelancer.
             models.Index(
                 fields=["waiting_since"],
