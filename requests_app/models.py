@@ -234,3 +234,25 @@ class RequestEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} on {self.request_id}"
+
+
+class DeskDay(models.Model):
+    """The /desk/ reports' figures of one closed UTC day, as the tickets give them (``requests_app.reports``):
+    a rollup, never the source. The sweep rebuilds the last ``desk_days.KEPT_DAYS`` closed days on every run;
+    a transition that changes a day already here rebuilds that day in its own transaction. Days not here (today,
+    days closed since the last sweep) are read from the tickets."""
+
+    day = models.DateField(primary_key=True)
+    submitted = models.PositiveIntegerField(default=0)  # by submitted_at
+    applied = models.PositiveIntegerField(default=0)  # applied, by applied_at, with their JSS outcomes
+    excluded = models.PositiveIntegerField(default=0)
+    kept_no_harm = models.PositiveIntegerField(default=0)
+    pending = models.PositiveIntegerField(default=0)
+    due = models.PositiveIntegerField(default=0)  # owed an exclusion (submitted, approved, applied), by sla_due_at
+    on_time = models.PositiveIntegerField(default=0)  # of those, applied by sla_due_at
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self):
+        return f"Desk figures of {self.day}"
