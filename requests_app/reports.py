@@ -377,10 +377,17 @@ def day_figures(days) -> dict[dt.date, dict]:
     days = sorted(set(days))
     figures: dict[dt.date, dict] = {day: dict.fromkeys(DESK_DAY_FIGURES, 0) for day in days}
 
+    runs: list[list[dt.date]] = []  # consecutive days as one range: the sweep's hundred days are one range scan
+    for day in days:
+        if runs and day == runs[-1][1] + dt.timedelta(days=1):
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+
     def whole(column):
         where = Q(pk__in=[])
-        for day in days:
-            where |= Q(**{f"{column}__gte": _midnight(day), f"{column}__lt": _midnight(day + dt.timedelta(days=1))})
+        for first, last in runs:
+            where |= Q(**{f"{column}__gte": _midnight(first), f"{column}__lt": _midnight(last + dt.timedelta(days=1))})
         return where
 
     for queryset, column, counts in (
