@@ -152,6 +152,10 @@ class RemovalRequest(models.Model):
             # The agents' queue (bench/admin_queue.py): open tickets by deadline, the small set every default
             # view and SLA filter reads; a final status newest first.
             models.Index(fields=["sla_due_at", "id"], condition=Q(status__in=OPEN), name="request_open_by_deadline"),
+            # /desk/'s queue counts: every open ticket's status, assignee and deadline from the index alone.
+            models.Index(
+                fields=["status", "assigned_to", "sla_due_at"], condition=Q(status__in=OPEN), name="request_open_counts"
+            ),
             models.Index(fields=["status", "-submitted_at", "-id"], name="request_status_recent"),
             # At risk and breached (the SLA filters, the desk's lists): the running tickets in deadline order, so
             # a page of them is the index's first rows, not a sort of every match.

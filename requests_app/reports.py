@@ -68,9 +68,16 @@ def queue_counts(*, user, now) -> QueueCounts:
 
 
 def urgent_tickets(*, now, breached: bool, limit=URGENT_LIMIT):
-    """The most urgent breached (or at-risk) tickets, soonest deadline first."""
-    return list(
+    """The most urgent breached (or at-risk) tickets, soonest deadline first. The few ids are picked first, from
+    the running-tickets index alone, and only they are joined: PostgreSQL misjudges how many tickets are at risk
+    (status and deadline together) and would otherwise join every one of them before keeping 25."""
+    urgent = (
         RemovalRequest.objects.filter(breached_q(now) if breached else at_risk_q(now))
+        .order_by("sla_due_at", "pk")
+        .values("pk")[:limit]
+    )
+    return list(
+        RemovalRequest.objects.filter(pk__in=urgent)
         .select_related("contract", "freelancer", "agency", "assigned_to")
         .only(
             "ticket_number",

@@ -67,9 +67,9 @@ def history(agent, *, check, sweep_at=()):
             if days_ago > 8:
                 at(
                     days_ago - 7,
-                    lambda h=holder, m=moment: judged_by_update(
+                    lambda h=holder, m=moment, d=days_ago: judged_by_update(
                         h["ticket"],
-                        "excluded" if days_ago % 2 else "kept_no_harm",
+                        "excluded" if d % 2 else "kept_no_harm",
                         as_of=(m + 7 * DAY).date(),
                         now=m + 7 * DAY,
                     ),
@@ -118,7 +118,7 @@ def history(agent, *, check, sweep_at=()):
                 )
     for days_ago in sweep_at:
         at(days_ago, lambda d=days_ago: services.sweep(now=NOW - d * DAY))
-    for days_ago, call in sorted((s for s in steps if s[0] > 0), key=lambda s: -s[0]):
+    for _when, call in sorted((s for s in steps if s[0] > 0), key=lambda s: -s[0]):
         call()
         check()
 
