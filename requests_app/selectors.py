@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -487,7 +487,7 @@ class TicketContext:
     """The context box of a ticket page: the requester's other tickets (newest first) and, for a ticket
     still waiting for a decision, the facts the eligibility rules would judge today."""
 
-    other_tickets: list[RemovalRequest]
+    other_tickets: Sequence[RemovalRequest]
     facts: EligibilityFacts | None
 
 
@@ -511,9 +511,10 @@ def ticket_context(ticket: RemovalRequest, *, today, with_facts: bool, limit: in
     contract = ticket.contract
     requester = getattr(ticket.requested_by, "freelancer", None)
     memberships = {}
-    if contract.agency_id is not None and ticket.requester_role is not None and requester is not None:
+    role = getattr(ticket, "requester_role", None)  # annotated by ticket_page
+    if contract.agency_id is not None and role is not None and requester is not None:
         memberships[contract.agency_id] = AgencyMembership(
-            agency_id=contract.agency_id, freelancer=requester, role=ticket.requester_role
+            agency_id=contract.agency_id, freelancer=requester, role=role
         )
 
     def state_of(key):

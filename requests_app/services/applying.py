@@ -274,7 +274,8 @@ def record_jss_outcomes(changes, *, now=None) -> int:
             if outcome == current or outcome not in OUTCOME_MESSAGES:
                 continue
             changed.setdefault(outcome, []).append(request_id)
-            applied_days.add(applied_at.astimezone(dt.UTC).date())
+            if applied_at is not None:  # always, for an applied ticket (request_applied_has_time)
+                applied_days.add(applied_at.astimezone(dt.UTC).date())
             events.append(
                 RequestEvent(
                     request_id=request_id,
