@@ -25,7 +25,7 @@ from tests.requests_app.test_decisions import NOW, snapshot, submit_ticket
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:requests_app_removalrequest_changelist")
-QUEUE_BUDGET = 12
+QUEUE_BUDGET = 10  # SPEC §8: session, user, permissions, the (capped) count and the page; a search a few more
 
 
 def change_url(ticket):
@@ -285,6 +285,8 @@ FILTERS = [
     {"is_special_offer__exact": "1"},
     {"is_special_offer__exact": "0"},
     {"status": "all", "o": "6"},  # by SLA (the 6th column)
+    {"o": "8"},  # by age
+    {"sla": "breached", "status": "submitted"},
 ]
 
 
@@ -325,6 +327,19 @@ def test_changelist_queries_do_not_grow_with_the_page(
     assert shown[10] == 10 or 0 < shown[10] == shown[100]  # the bigger page really showed more rows
     if query not in ({"status": "approved"}, {"sla": "at_risk"}, {"sla": "breached"}):
         assert shown[100] > 10
+
+
+def test_past_the_count_cap_the_list_says_more_than_and_still_pages(agent_client, big_queue, monkeypatch):
+    monkeypatch.setattr(queue_admin.QueuePaginator, "cap", 30)
+    model_admin = admin.site._registry[RemovalRequest]
+    monkeypatch.setattr(model_admin, "list_per_page", 10)
+    first = agent_client.get(CHANGELIST, {"status": "all"})
+    html = first.content.decode()
+    assert "More than 30 removal requests" in html and "120 removal requests" not in html
+    second = agent_client.get(CHANGELIST, {"status": "all", "p": "2"})
+    assert second.status_code == 200 and not set(listed(first)) & set(listed(second))
+    below = agent_client.get(CHANGELIST, {"status": "rejected"}).content.decode()
+    assert "24 removal requests" in below and "More than" not in below
 
 
 def test_search_stays_within_the_budget(agent_client, big_queue, django_assert_max_num_queries):
