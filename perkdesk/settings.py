@@ -136,7 +136,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # django-axes first: it refuses a locked-out username/IP before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading a user's own and group permissions in one query (every staff page).
+    "perkdesk.permissions.ModelBackendOneQuery",
 ]
 # Sign-in limits (perkdesk/logins.py, docs/decisions.md): failures per username + client address, and failures
 # per client address across usernames; the client address comes through TRUSTED_PROXY_COUNT reverse proxies.

@@ -152,7 +152,16 @@ class RemovalRequest(models.Model):
             # The agents' queue (bench/admin_queue.py): open tickets by deadline, the small set every default
             # view and SLA filter reads; a final status newest first.
             models.Index(fields=["sla_due_at", "id"], condition=Q(status__in=OPEN), name="request_open_by_deadline"),
+            # /desk/'s queue counts: every open ticket's status, assignee and deadline from the index alone.
+            models.Index(
+                fields=["status", "assigned_to", "sla_due_at"], condition=Q(status__in=OPEN), name="request_open_counts"
+            ),
             models.Index(fields=["status", "-submitted_at", "-id"], name="request_status_recent"),
+            # At risk and breached (the SLA filters, the desk's lists): the running tickets in deadline order, so
+            # a page of them is the index's first rows, not a sort of every match.
+            models.Index(
+                fields=["sla_due_at", "id"], condition=Q(status__in=SLA_RUNNING), name="request_running_by_deadline"
+            ),
             # The sweep's reminders and no_reply rejections: the few tickets waiting on a freelancer.
             models.Index(
                 fields=["waiting_since"],
@@ -229,3 +238,25 @@ class RequestEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} on {self.request_id}"
+
+
+class DeskDay(models.Model):
+    """The /desk/ reports' figures of one closed UTC day, as the tickets give them (``requests_app.reports``):
+    a rollup, never the source. The sweep rebuilds the last ``desk_days.KEPT_DAYS`` closed days on every run;
+    a transition that changes a day already here rebuilds that day in its own transaction. Days not here (today,
+    days closed since the last sweep) are read from the tickets."""
+
+    day = models.DateField(primary_key=True)
+    submitted = models.PositiveIntegerField(default=0)  # by submitted_at
+    applied = models.PositiveIntegerField(default=0)  # applied, by applied_at, with their JSS outcomes
+    excluded = models.PositiveIntegerField(default=0)
+    kept_no_harm = models.PositiveIntegerField(default=0)
+    pending = models.PositiveIntegerField(default=0)
+    due = models.PositiveIntegerField(default=0)  # owed an exclusion (submitted, approved, applied), by sla_due_at
+    on_time = models.PositiveIntegerField(default=0)  # of those, applied by sla_due_at
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self):
+        return f"Desk figures of {self.day}"

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Func, IntegerField, Q
-from django.db.models.functions import TruncWeek
+from django.db.models.functions import TruncDate
 
-from requests_app.models import OPEN, JssOutcome, RemovalRequest, Status
+from requests_app.models import OPEN, DeskDay, JssOutcome, RemovalRequest, Status
 from requests_app.selectors import at_risk_q, at_risk_window, breached_q
 
 __all__ = ["at_risk_q", "at_risk_window", "breached_q"]  # the one definition, for the admin and the desk
@@ -68,9 +68,16 @@ def queue_counts(*, user, now) -> QueueCounts:
 
 
 def urgent_tickets(*, now, breached: bool, limit=URGENT_LIMIT):
-    """The most urgent breached (or at-risk) tickets, soonest deadline first."""
-    return list(
+    """The most urgent breached (or at-risk) tickets, soonest deadline first. The few ids are picked first, from
+    the running-tickets index alone, and only they are joined: PostgreSQL misjudges how many tickets are at risk
+    (status and deadline together) and would otherwise join every one of them before keeping 25."""
+    urgent = (
         RemovalRequest.objects.filter(breached_q(now) if breached else at_risk_q(now))
+        .order_by("sla_due_at", "pk")
+        .values("pk")[:limit]
+    )
+    return list(
+        RemovalRequest.objects.filter(pk__in=urgent)
         .select_related("contract", "freelancer", "agency", "assigned_to")
         .only(
             "ticket_number",
@@ -240,16 +247,55 @@ def week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def _per_week(queryset, column, *, since, now, **counts) -> dict[dt.date, dict]:
-    """One GROUP BY week over ``column`` in (since, now]: {monday: {count name: value}}."""
+def _per_day(queryset, column, where: Q, **counts) -> dict[dt.date, dict]:
+    """One GROUP BY UTC day over the rows ``where`` selects: {day: {count name: value}}."""
     rows = (
         queryset.order_by()
-        .filter(**{f"{column}__gt": since, f"{column}__lte": now})
-        .annotate(week=TruncWeek(column, tzinfo=dt.UTC))
-        .values("week")
+        .filter(where)
+        .annotate(day=TruncDate(column, tzinfo=dt.UTC))
+        .values("day")
         .annotate(**counts)
     )
-    return {_as_date(row.pop("week")): row for row in rows}
+    return {_as_date(row.pop("day")): row for row in rows}
+
+
+def _per_week(days: dict[dt.date, dict]) -> dict[dt.date, dict]:
+    """Per-day figures summed into their ISO weeks (Monday first): {monday: {count name: value}}."""
+    weeks: dict[dt.date, dict] = {}
+    for day, row in days.items():
+        week = weeks.setdefault(week_start(day), dict.fromkeys(row, 0))
+        for name, value in row.items():
+            week[name] = week.get(name, 0) + value
+    return weeks
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def _stored_and_live(column, *, since, now, desk_days, live_days=()) -> tuple[list[DeskDay], Q]:
+    """Split (since, now] into the closed days the rollup holds without a gap after ``since``'s own day (which is
+    partial), and the rest as a filter on ``column``: that first day, each of ``live_days`` (a window's partial
+    first day), and everything after the last stored day, today included."""
+    first = since.astimezone(dt.UTC).date() + dt.timedelta(days=1)
+    today = now.astimezone(dt.UTC).date()
+    stored = []
+    day = first
+    while day < today and day in desk_days:
+        stored.append(desk_days[day])
+        day += dt.timedelta(days=1)
+    after = day  # the first day not read from the rollup
+    live = Q(**{f"{column}__gt": since, f"{column}__lt": _midnight(min(first, after))})
+    live |= Q(**{f"{column}__gte": _midnight(after), f"{column}__lte": now})
+    for edge in live_days:
+        if first <= edge < after:
+            live |= Q(**{f"{column}__gte": _midnight(edge), f"{column}__lt": _midnight(edge + dt.timedelta(days=1))})
+    return [row for row in stored if row.day not in live_days], live
+
+
+def _window_starts(now, windows) -> dict[int, dt.date]:
+    """Each window's first (partial) day: the days after it lie wholly inside the window."""
+    return {days: (now - dt.timedelta(days=days)).astimezone(dt.UTC).date() for days in windows}
 
 
 def _reach(now, windows, weeks) -> dt.datetime:
@@ -262,36 +308,125 @@ def first_week(now, weeks=WEEKS) -> dt.date:
     return week_start(now.date()) - dt.timedelta(weeks=weeks - 1)
 
 
-def by_deadline_week(*, now, windows=WINDOWS, weeks=WEEKS) -> dict[dt.date, dict]:
+def by_deadline_week(*, now, windows=WINDOWS, weeks=WEEKS, desk_days=None) -> dict[dt.date, dict]:
     """Requests owed an exclusion, grouped by the week of their deadline: due and on time per week and per
-    window. One query feeds both the compliance figures and the weekly compliance chart."""
+    window. One query feeds both the compliance figures and the weekly compliance chart: over the tickets of
+    the days ``desk_days`` (the rollup, {day: DeskDay}) does not hold, added to the days it holds."""
     counts = {"due": Count("sla_due_at"), "on_time": Count("sla_due_at", filter=_on_time_q())}
     for days in windows:
         since = Q(sla_due_at__gt=now - dt.timedelta(days=days))
         counts[f"due_{days}"] = Count("sla_due_at", filter=since)
         counts[f"on_time_{days}"] = Count("sla_due_at", filter=since & _on_time_q())
-    queryset = RemovalRequest.objects.filter(_owed_q())
-    return _per_week(queryset, "sla_due_at", since=_reach(now, windows, weeks), now=now, **counts)
+    starts = _window_starts(now, windows)
+    stored, live = _stored_and_live(
+        "sla_due_at", since=_reach(now, windows, weeks), now=now, desk_days=desk_days or {}, live_days=starts.values()
+    )
+    per_day = _per_day(RemovalRequest.objects.filter(_owed_q()), "sla_due_at", live, **counts)
+    for row in stored:
+        if row.due:
+            per_day[row.day] = {"due": row.due, "on_time": row.on_time}
+            for days, start in starts.items():
+                inside = row.day > start
+                per_day[row.day] |= {f"due_{days}": row.due * inside, f"on_time_{days}": row.on_time * inside}
+    return _per_week(per_day)
 
 
-def by_applied_week(*, now, windows=WINDOWS, weeks=WEEKS) -> dict[dt.date, dict]:
-    """Applied requests grouped by the week they were applied, with each window's JSS outcomes."""
+APPLIED_OUTCOMES = (JssOutcome.EXCLUDED, JssOutcome.KEPT_NO_HARM, JssOutcome.PENDING)
+
+
+def by_applied_week(*, now, windows=WINDOWS, weeks=WEEKS, desk_days=None) -> dict[dt.date, dict]:
+    """Applied requests grouped by the week they were applied, with each window's JSS outcomes (the rollup's
+    days from ``desk_days``, the others from the tickets)."""
     counts = {"applied": Count("applied_at")}
     for days in windows:
         since = Q(applied_at__gt=now - dt.timedelta(days=days))
         counts[f"applied_{days}"] = Count("applied_at", filter=since)
-        for outcome in (JssOutcome.EXCLUDED, JssOutcome.KEPT_NO_HARM, JssOutcome.PENDING):
+        for outcome in APPLIED_OUTCOMES:
             counts[f"{outcome}_{days}"] = Count("applied_at", filter=since & Q(jss_outcome=outcome))
-    queryset = RemovalRequest.objects.filter(status=Status.APPLIED)
-    return _per_week(queryset, "applied_at", since=_reach(now, windows, weeks), now=now, **counts)
+    starts = _window_starts(now, windows)
+    stored, live = _stored_and_live(
+        "applied_at", since=_reach(now, windows, weeks), now=now, desk_days=desk_days or {}, live_days=starts.values()
+    )
+    per_day = _per_day(RemovalRequest.objects.filter(status=Status.APPLIED), "applied_at", live, **counts)
+    for row in stored:
+        if row.applied:
+            per_day[row.day] = {"applied": row.applied}
+            for days, start in starts.items():
+                inside = row.day > start
+                per_day[row.day][f"applied_{days}"] = row.applied * inside
+                for outcome in APPLIED_OUTCOMES:
+                    per_day[row.day][f"{outcome}_{days}"] = getattr(row, str(outcome)) * inside
+    return _per_week(per_day)
 
 
-def weekly(*, now, weeks=WEEKS, deadline_weeks=None, applied_weeks=None) -> list[Week]:
+def submitted_per_week(*, now, weeks=WEEKS, desk_days=None) -> dict[dt.date, dict]:
+    """Requests submitted in each of the last ``weeks`` weeks (after the first Monday's midnight)."""
+    start = _midnight(first_week(now, weeks))
+    stored, live = _stored_and_live("submitted_at", since=start, now=now, desk_days=desk_days or {})
+    per_day = _per_day(RemovalRequest.objects, "submitted_at", live, submitted=Count("submitted_at"))
+    per_day |= {row.day: {"submitted": row.submitted} for row in stored if row.submitted}
+    return _per_week(per_day)
+
+
+def stored_desk_days(*, now, windows=WINDOWS, weeks=WEEKS) -> dict[dt.date, DeskDay]:
+    """The rollup's closed days the reports can read, in one query."""
+    since = min(_reach(now, windows, weeks), _midnight(first_week(now, weeks)))
+    return {
+        row.day: row
+        for row in DeskDay.objects.filter(
+            day__gte=since.astimezone(dt.UTC).date(), day__lt=now.astimezone(dt.UTC).date()
+        )
+    }
+
+
+def day_figures(days) -> dict[dt.date, dict]:
+    """Every figure of the rollup (``DeskDay``) for whole UTC days, from the tickets: three grouped queries."""
+    days = sorted(set(days))
+    figures: dict[dt.date, dict] = {day: dict.fromkeys(DESK_DAY_FIGURES, 0) for day in days}
+
+    runs: list[list[dt.date]] = []  # consecutive days as one range: the sweep's hundred days are one range scan
+    for day in days:
+        if runs and day == runs[-1][1] + dt.timedelta(days=1):
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+
+    def whole(column):
+        where = Q(pk__in=[])
+        for first, last in runs:
+            where |= Q(**{f"{column}__gte": _midnight(first), f"{column}__lt": _midnight(last + dt.timedelta(days=1))})
+        return where
+
+    for queryset, column, counts in (
+        (RemovalRequest.objects, "submitted_at", {"submitted": Count("submitted_at")}),
+        (
+            RemovalRequest.objects.filter(status=Status.APPLIED),
+            "applied_at",
+            {
+                "applied": Count("applied_at"),
+                **{str(o): Count("applied_at", filter=Q(jss_outcome=o)) for o in APPLIED_OUTCOMES},
+            },
+        ),
+        (
+            RemovalRequest.objects.filter(_owed_q()),
+            "sla_due_at",
+            {"due": Count("sla_due_at"), "on_time": Count("sla_due_at", filter=_on_time_q())},
+        ),
+    ):
+        if days:
+            for day, row in _per_day(queryset, column, whole(column), **counts).items():
+                figures[day].update(row)
+    return figures
+
+
+DESK_DAY_FIGURES = ("submitted", "applied", "excluded", "kept_no_harm", "pending", "due", "on_time")
+
+
+def weekly(*, now, weeks=WEEKS, deadline_weeks=None, applied_weeks=None, desk_days=None) -> list[Week]:
     """Submitted, applied and SLA compliance per ISO week (Monday first), the last ``weeks`` weeks including
     this one."""
     first = first_week(now, weeks)
-    start = dt.datetime.combine(first, dt.time.min, tzinfo=dt.UTC)
-    submitted = _per_week(RemovalRequest.objects, "submitted_at", since=start, now=now, submitted=Count("submitted_at"))
+    submitted = submitted_per_week(now=now, weeks=weeks, desk_days=desk_days)
     applied = by_applied_week(now=now, weeks=weeks) if applied_weeks is None else applied_weeks
     due = by_deadline_week(now=now, weeks=weeks) if deadline_weeks is None else deadline_weeks
     result = []
@@ -317,16 +452,19 @@ class DeskReport:
     weeks: list[Week]
 
 
-def desk_report(*, now) -> DeskReport:
-    """Every report of /desk/ in four queries: by deadline week, by applied week, submitted per week and the
-    medians."""
-    deadline_weeks = by_deadline_week(now=now)
-    applied_weeks = by_applied_week(now=now)
+def desk_report(*, now, rollup=True) -> DeskReport:
+    """Every report of /desk/ in five queries: the rollup's closed days (``DeskDay``), then by deadline week, by
+    applied week and submitted per week over the tickets of the days it does not hold (today, the windows'
+    partial first days, any day the sweep has not built yet), and the medians. ``rollup=False``: every figure
+    from the tickets alone (what the rollup must equal)."""
+    desk_days = stored_desk_days(now=now) if rollup else {}
+    deadline_weeks = by_deadline_week(now=now, desk_days=desk_days)
+    applied_weeks = by_applied_week(now=now, desk_days=desk_days)
     return DeskReport(
         compliance=sla_compliance(now=now, deadline_weeks=deadline_weeks),
         decision_times=decision_times(now=now),
         outcomes=outcomes(now=now, applied_weeks=applied_weeks),
-        weeks=weekly(now=now, deadline_weeks=deadline_weeks, applied_weeks=applied_weeks),
+        weeks=weekly(now=now, deadline_weeks=deadline_weeks, applied_weeks=applied_weeks, desk_days=desk_days),
     )
 
 

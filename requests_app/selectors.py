@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When, Window
+from django.db.models.functions import RowNumber
 
 from marketplace.models import (
     AGENCY_REQUESTER_ROLES,
@@ -168,6 +169,11 @@ def latest_period_state(periods: Iterable[dict], *, today) -> tuple[bool, dt.dat
     return False, latest["ended_on"], latest["loss_reason"]
 
 
+# The tickets the rules read (open or applied), and what they read of each.
+RULES_READ = (*OPEN, Status.APPLIED)
+TICKET_ROW_FIELDS = ("ticket_number", "contract_id", "status", "is_special_offer", "submitted_at")
+
+
 @dataclass(frozen=True)
 class TicketRow:
     ticket_number: str
@@ -198,56 +204,67 @@ def subject_states(keys: Iterable[tuple[str, int]], *, today) -> dict[tuple[str,
         return states
     freelancer_ids = [pk for kind, pk in keys if kind == "freelancer"]
     agency_ids = [pk for kind, pk in keys if kind == "agency"]
+    _add_periods(states, freelancer_ids=freelancer_ids, agency_ids=agency_ids, today=today)
+    subjects = Q(freelancer_id__in=freelancer_ids, agency__isnull=True) | Q(agency_id__in=agency_ids)
+    for ticket in RemovalRequest.objects.filter(subjects, status__in=RULES_READ).values(
+        "freelancer_id", "agency_id", *TICKET_ROW_FIELDS
+    ):
+        _add_ticket(states[_subject_key(ticket)], ticket)
+    _add_upwork_jobs_ended_since(states, today=today)
+    return states
 
-    periods: dict[tuple[str, int], list[dict[str, Any]]] = {key: [] for key in keys}
+
+def _add_periods(states, *, freelancer_ids, agency_ids, today) -> None:
+    """Each subject's Top Rated state on ``today``: one query."""
+    periods: dict[tuple[str, int], list[dict[str, Any]]] = {key: [] for key in states}
     period_scope = Q(freelancer_id__in=freelancer_ids) | Q(agency_id__in=agency_ids)
     for period in TopRatedPeriod.objects.filter(period_scope, started_on__lte=today).values(
         "freelancer_id", "agency_id", "started_on", "ended_on", "loss_reason"
     ):
-        key = _subject_key(period)
-        periods[key].append(dict(period))
+        periods[_subject_key(period)].append(dict(period))
     for key, rows in periods.items():
         state = states[key]
         state.top_rated_now, state.status_lost_on, state.status_loss_reason = latest_period_state(rows, today=today)
 
-    subjects = Q(freelancer_id__in=freelancer_ids, agency__isnull=True) | Q(agency_id__in=agency_ids)
-    for ticket in RemovalRequest.objects.filter(subjects, status__in=[*OPEN, Status.APPLIED]).values(
-        "ticket_number", "contract_id", "freelancer_id", "agency_id", "status", "is_special_offer", "submitted_at"
-    ):
-        key = _subject_key(ticket)
-        submitted_on = ticket["submitted_at"].date()
-        states[key].tickets.append(
-            TicketRow(
-                ticket["ticket_number"],
-                ticket["contract_id"],
-                ticket["status"],
-                ticket["is_special_offer"],
-                submitted_on,
-            )
-        )
-        if ticket["status"] in COUNTED and not ticket["is_special_offer"]:
-            last = states[key].last_counted_on
-            states[key].last_counted_on = submitted_on if last is None else max(last, submitted_on)
 
-    # Upwork contracts of each subject ended since its previous counted request: one grouped query.
-    since = [(key, state.last_counted_on) for key, state in states.items() if state.last_counted_on]
-    if since:
-        jobs = Q(pk__in=[])
-        for (kind, pk), day in since:
-            scope = subject_filter(
-                freelancer_id=pk if kind == "freelancer" else None, agency_id=pk if kind == "agency" else None
-            )
-            jobs |= scope & Q(ended_on__gt=day)
-        counts = (
-            Contract.objects.filter(jobs, platform=Platform.UPWORK, ended_on__lte=today)
-            .values("freelancer_id", "agency_id")
-            .annotate(n=Count("id"))
+def _add_ticket(state: SubjectState, ticket: Mapping[str, Any]) -> None:
+    """One of the subject's submitted, waiting, approved or applied tickets (its TICKET_ROW_FIELDS)."""
+    submitted_on = ticket["submitted_at"].date()
+    state.tickets.append(
+        TicketRow(
+            ticket["ticket_number"],
+            ticket["contract_id"],
+            ticket["status"],
+            ticket["is_special_offer"],
+            submitted_on,
         )
-        for count in counts:
-            key = _subject_key(count)
-            if key in states and states[key].last_counted_on:
-                states[key].upwork_jobs_ended_since += count["n"]
-    return states
+    )
+    if ticket["status"] in COUNTED and not ticket["is_special_offer"]:
+        last = state.last_counted_on
+        state.last_counted_on = submitted_on if last is None else max(last, submitted_on)
+
+
+def _add_upwork_jobs_ended_since(states, *, today) -> None:
+    """Upwork contracts of each subject ended since its previous counted request: one grouped query, none when
+    no subject has a counted request."""
+    since = [(key, state.last_counted_on) for key, state in states.items() if state.last_counted_on]
+    if not since:
+        return
+    jobs = Q(pk__in=[])
+    for (kind, pk), day in since:
+        scope = subject_filter(
+            freelancer_id=pk if kind == "freelancer" else None, agency_id=pk if kind == "agency" else None
+        )
+        jobs |= scope & Q(ended_on__gt=day)
+    counts = (
+        Contract.objects.filter(jobs, platform=Platform.UPWORK, ended_on__lte=today)
+        .values("freelancer_id", "agency_id")
+        .annotate(n=Count("id"))
+    )
+    for count in counts:
+        key = _subject_key(count)
+        if key in states and states[key].last_counted_on:
+            states[key].upwork_jobs_ended_since += count["n"]
 
 
 def contract_eligibility_facts(
@@ -301,8 +318,25 @@ def eligibility_facts(
     """Everything the pure rules need about one contract, read in a handful of queries."""
     freelancer = freelancer_for_user(requester)
     contract = contract_for_number(contract_number)
-    number = str(contract_number or "").strip()
     memberships = memberships_of(freelancer) if contract is not None and contract.agency_id else {}
+    return _requester_facts(
+        freelancer=freelancer,
+        contract=contract,
+        memberships=memberships,
+        agency=agency,
+        contract_number=contract_number,
+        has_screenshot=has_screenshot,
+        today=today,
+        state_of=lambda key: subject_states([key], today=today)[key],
+    )
+
+
+def _requester_facts(
+    *, freelancer, contract, memberships, agency, contract_number, has_screenshot, today, state_of
+) -> tuple[EligibilityFacts, Contract | None]:
+    """The facts once the requester, the contract and the memberships are known; ``state_of(subject key)``
+    reads the subject's state only when the contract is the requester's to ask about."""
+    number = str(contract_number or "").strip()
     belongs = (
         freelancer is not None
         and contract is not None
@@ -320,13 +354,11 @@ def eligibility_facts(
             is_own_contract=False,
         )
         return facts, None
-    key = subject_key(contract)
-    state = subject_states([key], today=today)[key]
     facts = contract_eligibility_facts(
         contract=contract,
         freelancer=freelancer,
         memberships=memberships,
-        state=state,
+        state=state_of(subject_key(contract)),
         today=today,
         has_screenshot=has_screenshot,
         contract_number=number,
@@ -369,10 +401,13 @@ TICKET_PAGE_RELATED = (
     "contract",
     "contract__client",
     "contract__feedback",
+    "contract__agency",
+    "contract__jss_exclusion",
     "freelancer",
     "freelancer__user",
     "agency",
     "requested_by",
+    "requested_by__freelancer",
     "assigned_to",
     "decided_by",
 )
@@ -416,32 +451,98 @@ def queue_search_q(term: str) -> Q:
 
 
 def ticket_page(object_id) -> RemovalRequest | None:
-    """One ticket with everything its admin page shows, in one query; None for a bad or unknown id."""
+    """One ticket with everything its admin page shows, in one query; None for a bad or unknown id. The
+    requester's own freelancer record and their role in the ticket's agency (``requester_role``, None for an
+    agency-less ticket or someone no longer a member) come with it: the rules re-checked on the page need them."""
     if not str(object_id).isdigit():
         return None
-    return RemovalRequest.objects.select_related(*TICKET_PAGE_RELATED).filter(pk=object_id).first()
-
-
-def other_tickets_of_subject(ticket, *, limit=10) -> list[RemovalRequest]:
-    """The requester's other tickets, for context on a ticket page: the same subject's (the agency's, or the
-    freelancer's own), newest first, with their outcomes. One query."""
-    subject = subject_filter(freelancer_id=ticket.freelancer_id, agency_id=ticket.agency_id)
-    return list(
-        RemovalRequest.objects.filter(subject)
-        .exclude(pk=ticket.pk)
-        .select_related("contract")
-        .only(
-            "ticket_number",
-            "status",
-            "submitted_at",
-            "rejection_reason",
-            "jss_outcome",
-            "is_special_offer",
-            "contract__number",
-            "contract__title",
-        )
-        .order_by("-submitted_at", "-pk")[:limit]
+    role = AgencyMembership.objects.filter(
+        freelancer__user_id=OuterRef("requested_by_id"), agency_id=OuterRef("agency_id")
+    ).values("role")[:1]
+    return (
+        RemovalRequest.objects.select_related(*TICKET_PAGE_RELATED)
+        .annotate(requester_role=Subquery(role))
+        .filter(pk=object_id)
+        .first()
     )
+
+
+OTHER_TICKET_FIELDS = (
+    "ticket_number",
+    "contract_id",
+    "freelancer_id",
+    "agency_id",
+    "status",
+    "submitted_at",
+    "rejection_reason",
+    "jss_outcome",
+    "is_special_offer",
+    "contract__number",
+    "contract__title",
+)
+
+
+@dataclass(frozen=True)
+class TicketContext:
+    """The context box of a ticket page: the requester's other tickets (newest first) and, for a ticket
+    still waiting for a decision, the facts the eligibility rules would judge today."""
+
+    other_tickets: Sequence[RemovalRequest]
+    facts: EligibilityFacts | None
+
+
+def ticket_context(ticket: RemovalRequest, *, today, with_facts: bool, limit: int = 10) -> TicketContext:
+    """Read for a ticket loaded by ``ticket_page``: the subject's tickets in one query (every open or applied
+    one, which the rules read, and the ``limit`` + 1 newest whatever their status), then the subject's Top Rated
+    periods, and the Upwork jobs ended since its last counted request when it has one. Three queries at most."""
+    subject = subject_filter(freelancer_id=ticket.freelancer_id, agency_id=ticket.agency_id)
+    newest = Window(RowNumber(), order_by=[F("submitted_at").desc(), F("pk").desc()])
+    rows = list(
+        RemovalRequest.objects.filter(subject)
+        .select_related("contract")
+        .only(*OTHER_TICKET_FIELDS)
+        .annotate(place=Case(When(status__in=RULES_READ, then=Value(0)), default=newest))
+        .filter(place__lte=limit + 1)
+        .order_by("-submitted_at", "-pk")
+    )
+    others = [row for row in rows if row.pk != ticket.pk][:limit]
+    if not with_facts:
+        return TicketContext(others, None)
+    contract = ticket.contract
+    requester = getattr(ticket.requested_by, "freelancer", None)
+    memberships = {}
+    role = getattr(ticket, "requester_role", None)  # annotated by ticket_page
+    if contract.agency_id is not None and role is not None and requester is not None:
+        memberships[contract.agency_id] = AgencyMembership(
+            agency_id=contract.agency_id, freelancer=requester, role=role
+        )
+
+    def state_of(key):
+        states = {key: SubjectState()}
+        kind, pk = key
+        _add_periods(
+            states,
+            freelancer_ids=[pk] if kind == "freelancer" else [],
+            agency_ids=[pk] if kind == "agency" else [],
+            today=today,
+        )
+        for row in rows:
+            if row.status in RULES_READ:
+                _add_ticket(states[key], {name: getattr(row, name) for name in TICKET_ROW_FIELDS})
+        _add_upwork_jobs_ended_since(states, today=today)
+        return states[key]
+
+    facts, _ = _requester_facts(
+        freelancer=requester,
+        contract=contract,
+        memberships=memberships,
+        agency=ticket.agency,
+        contract_number=contract.number,
+        has_screenshot=bool(ticket.screenshot),
+        today=today,
+        state_of=state_of,
+    )
+    return TicketContext(others, facts)
 
 
 def tickets_with_rows(queryset: QuerySet[RemovalRequest], *, limit: int) -> list[RemovalRequest]:

@@ -14,8 +14,9 @@ from jss.services import preview_removal
 from requests_app import domain, selectors, services
 from requests_app.admin.forms import ApproveForm, AskForm, NoteForm, ReassignForm, RejectForm
 from requests_app.admin.queue import REFUSALS, sla_state
+from requests_app.eligibility import evaluate
 from requests_app.models import RemovalRequest, RequestEvent, Status
-from requests_app.services.common import QUEUE_DOWN_WARNING, queue_failures
+from requests_app.services.common import QUEUE_DOWN_WARNING, policy, queue_failures
 from requests_app.services.decisions import display_name
 
 
@@ -51,6 +52,9 @@ class TicketPagesMixin:
         }
         can["claim"] = can["claim"] and ticket.assigned_to_id is None
         can["reassign_any"] = self.has_reassign_permission(request)
+        context = selectors.ticket_context(
+            ticket, today=timezone.localdate(now), with_facts=ticket.status == Status.SUBMITTED
+        )
         return {
             "is_nav_sidebar_enabled": False,
             "subtitle": None,
@@ -59,7 +63,7 @@ class TicketPagesMixin:
             "sla_css": css,
             "sla_text": sla_text,
             "can": can,
-            "eligibility": self.eligibility_now(ticket, now) if ticket.status == Status.SUBMITTED else None,
+            "eligibility": self.eligibility_now(context) if context.facts is not None else None,
             "preview": self.jss_preview(ticket, now),
             "timeline": [
                 (event, display_name(event.actor) if event.actor_id else "system")
@@ -75,7 +79,7 @@ class TicketPagesMixin:
             "note_form": NoteForm(),
             # A missing Feedback row raises RelatedObjectDoesNotExist, an AttributeError: getattr's default.
             "feedback": getattr(ticket.contract, "feedback", None),
-            "other_tickets": selectors.other_tickets_of_subject(ticket),
+            "other_tickets": context.other_tickets,
             "screenshot_is_image": ticket.screenshot_content_type in ("image/png", "image/jpeg"),
             "screenshot_url": f"/requests/{ticket.ticket_number}/screenshot/" if ticket.screenshot else "",
             "rejection_label": domain.REJECTION_REASONS[ticket.rejection_reason][0] if ticket.rejection_reason else "",
@@ -86,18 +90,12 @@ class TicketPagesMixin:
         }
 
     @staticmethod
-    def eligibility_now(ticket, now):
+    def eligibility_now(context):
         """The rules as they stand now for the person who asked. This open ticket is itself an open request
         for its contract, so ``request_open`` always fires because of it and is left out: the database allows
         no other open request for the contract, and evaluate() only looks at the subject's other requests when
         the contract has none open."""
-        report = services.check_eligibility(
-            requester=ticket.requested_by,
-            contract_number=ticket.contract.number,
-            agency=ticket.agency,
-            has_screenshot=bool(ticket.screenshot),
-            now=now,
-        )
+        report = evaluate(context.facts, policy())
         return [reason for reason in report.reasons if reason.code != "request_open"]
 
     @staticmethod

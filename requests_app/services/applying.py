@@ -17,7 +17,8 @@ from requests_app import domain, selectors
 from requests_app.emails import owe_request_email, owe_request_emails, owe_sla_alert
 from requests_app.formatting import format_date, when
 from requests_app.models import SLA_RUNNING, EventKind, RemovalRequest, RequestEvent, Status
-from requests_app.services.common import now_or, record_event
+from requests_app.services import desk_days
+from requests_app.services.common import now_or, record_event, save_transition
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _apply_locked(locked, *, now):
     locked.status = domain.next_status(locked.status, domain.APPLY)
     locked.applied_at = now
     locked.exclusion = jss_services.create_exclusion(contract_id=locked.contract_id, now=now)
-    locked.save(update_fields=["status", "applied_at", "exclusion"])
+    save_transition(locked, ["status", "applied_at", "exclusion"])
     hide = locked.scope == domain.HIDE_PROFILE_AND_JSS
     if hide:
         Feedback.objects.filter(contract_id=locked.contract_id, hidden_on_profile=False).update(
@@ -90,6 +91,7 @@ def sweep(*, now=None) -> SweepReport:
     _raise_sla_alerts(report, now=now)
     _remind_or_close_waiting(report, now=now)
     _resend_owed_emails(report, now=now)
+    desk_days.rebuild_closed_days(now=now)  # /desk/'s rollup: the closed days, rebuilt from the tickets
     if any(report.counts().values()):
         logger.info("sweep", extra=report.counts())
     return report
@@ -161,7 +163,7 @@ def _close_unanswered(pk, *, now):
         locked.rejection_reason = domain.NO_REPLY
         locked.decided_at = now
         locked.waiting_since = None
-        locked.save(update_fields=["status", "rejection_reason", "decided_at", "waiting_since"])
+        save_transition(locked, ["status", "rejection_reason", "decided_at", "waiting_since"])
         event = record_event(
             locked,
             EventKind.REJECTED,
@@ -262,15 +264,18 @@ def record_jss_outcomes(changes, *, now=None) -> int:
             RemovalRequest.objects.select_for_update()
             .filter(contract_id__in=list(decided), status=Status.APPLIED)
             .order_by("pk")
-            .values_list("pk", "contract_id", "jss_outcome")
+            .values_list("pk", "contract_id", "jss_outcome", "applied_at")
         )
         changed: dict[str, list[int]] = {}
         events = []
-        for request_id, contract_id, current in locked:
+        applied_days = set()
+        for request_id, contract_id, current, applied_at in locked:
             outcome, as_of = decided[contract_id]
             if outcome == current or outcome not in OUTCOME_MESSAGES:
                 continue
             changed.setdefault(outcome, []).append(request_id)
+            if applied_at is not None:  # always, for an applied ticket (request_applied_has_time)
+                applied_days.add(applied_at.astimezone(dt.UTC).date())
             events.append(
                 RequestEvent(
                     request_id=request_id,
@@ -283,6 +288,7 @@ def record_jss_outcomes(changes, *, now=None) -> int:
             )
         for outcome, request_ids in changed.items():
             RemovalRequest.objects.filter(pk__in=request_ids).update(jss_outcome=outcome)
+        desk_days.rebuild_days(applied_days)  # the outcomes counted on the days they were applied
         RequestEvent.objects.bulk_create(events)
         tickets = RemovalRequest.objects.select_related("contract", "requested_by").in_bulk(
             [event.request_id for event in events]

@@ -28,6 +28,7 @@ from requests_app.services.common import (
     now_or,
     queue_after_commit,
     record_event,
+    save_transition,
 )
 
 NOTE_MAX_CHARS = 5000
@@ -221,7 +222,7 @@ def approve_request(removal_request, *, agent, message="", now=None) -> RemovalR
         locked.decided_at = now
         if locked.assigned_to_id is None:
             locked.assigned_to = agent
-        locked.save(update_fields=["status", "decided_by", "decided_at", "assigned_to"])
+        save_transition(locked, ["status", "decided_by", "decided_at", "assigned_to"])
         event = record_event(
             locked,
             EventKind.APPROVED,
@@ -274,7 +275,7 @@ def request_info(removal_request, *, agent, message, now=None) -> RemovalRequest
         locked.waiting_since = now
         if locked.assigned_to_id is None:
             locked.assigned_to = agent
-        locked.save(update_fields=["status", "waiting_since", "assigned_to"])
+        save_transition(locked, ["status", "waiting_since", "assigned_to"])
         reply_by = now + timedelta(days=settings.PERK_REPLY_DAYS)
         event = record_event(
             locked,
@@ -309,8 +310,8 @@ def reject_request(removal_request, *, agent, reason, message="", now=None) -> R
         locked.waiting_since = None
         if locked.assigned_to_id is None:
             locked.assigned_to = agent
-        locked.save(
-            update_fields=["status", "rejection_reason", "decided_by", "decided_at", "assigned_to", "waiting_since"]
+        save_transition(
+            locked, ["status", "rejection_reason", "decided_by", "decided_at", "assigned_to", "waiting_since"]
         )
         event = record_event(
             locked, EventKind.REJECTED, actor=agent, now=now, message=text, data={"reason": reason, "note": message}

@@ -21,6 +21,7 @@ from requests_app.services.common import (
     now_or,
     policy,
     record_event,
+    save_transition,
 )
 
 logger = logging.getLogger(__name__)
@@ -188,6 +189,7 @@ def reply_to_request(removal_request, *, requester, message, screenshot=None, no
         locked = lock_request(removal_request)
         locked.status = domain.next_status(locked.status, domain.REPLY)
         waited = max(now - locked.waiting_since, dt.timedelta(0))
+        paused_deadline = locked.sla_due_at
         locked.sla_due_at += waited
         locked.waiting_since = None
         fields = ["status", "sla_due_at", "waiting_since"]
@@ -197,7 +199,7 @@ def reply_to_request(removal_request, *, requester, message, screenshot=None, no
             if previous:
                 # The new screenshot replaces the old one; the old file goes once the reply is stored.
                 transaction.on_commit(lambda: private_storage().delete(previous))
-        locked.save(update_fields=fields)
+        save_transition(locked, fields, moved_from=paused_deadline)
         record_event(
             locked,
             EventKind.REPLIED,
@@ -222,6 +224,6 @@ def withdraw_request(removal_request, *, requester, now=None) -> RemovalRequest:
         locked = lock_request(removal_request)
         locked.status = domain.next_status(locked.status, domain.WITHDRAW)
         locked.waiting_since = None
-        locked.save(update_fields=["status", "waiting_since"])
+        save_transition(locked, ["status", "waiting_since"])
         record_event(locked, EventKind.WITHDRAWN, actor=requester, now=now, message="You withdrew this request.")
     return locked

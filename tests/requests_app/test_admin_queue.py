@@ -25,7 +25,7 @@ from tests.requests_app.test_decisions import NOW, snapshot, submit_ticket
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:requests_app_removalrequest_changelist")
-QUEUE_BUDGET = 12
+QUEUE_BUDGET = 10  # SPEC §8: session, user, permissions, the (capped) count and the page; a search a few more
 
 
 def change_url(ticket):
@@ -285,6 +285,8 @@ FILTERS = [
     {"is_special_offer__exact": "1"},
     {"is_special_offer__exact": "0"},
     {"status": "all", "o": "6"},  # by SLA (the 6th column)
+    {"o": "8"},  # by age
+    {"sla": "breached", "status": "submitted"},
 ]
 
 
@@ -325,6 +327,19 @@ def test_changelist_queries_do_not_grow_with_the_page(
     assert shown[10] == 10 or 0 < shown[10] == shown[100]  # the bigger page really showed more rows
     if query not in ({"status": "approved"}, {"sla": "at_risk"}, {"sla": "breached"}):
         assert shown[100] > 10
+
+
+def test_past_the_count_cap_the_list_says_more_than_and_still_pages(agent_client, big_queue, monkeypatch):
+    monkeypatch.setattr(queue_admin.QueuePaginator, "cap", 30)
+    model_admin = admin.site._registry[RemovalRequest]
+    monkeypatch.setattr(model_admin, "list_per_page", 10)
+    first = agent_client.get(CHANGELIST, {"status": "all"})
+    html = first.content.decode()
+    assert "More than 30 removal requests" in html and "120 removal requests" not in html
+    second = agent_client.get(CHANGELIST, {"status": "all", "p": "2"})
+    assert second.status_code == 200 and not set(listed(first)) & set(listed(second))
+    below = agent_client.get(CHANGELIST, {"status": "rejected"}).content.decode()
+    assert "24 removal requests" in below and "More than" not in below
 
 
 def test_search_stays_within_the_budget(agent_client, big_queue, django_assert_max_num_queries):
@@ -473,6 +488,46 @@ def test_ticket_page_lists_every_rule_that_now_fails(agent_client, queue):
     assert "request_open</span>" not in html
 
 
+# SPEC §8: session, user, permissions (one query: perkdesk.permissions), the ticket, its context box (the
+# subject's tickets, its Top Rated periods, the Upwork jobs ended since its last counted request), the JSS preview
+# (two) and the timeline.
+TICKET_PAGE_BUDGET = 10
+
+
+@pytest.fixture
+def contexts(queue):
+    """Submitted tickets whose context box reads the most: a freelancer's own after a counted (applied) request
+    and nine more tickets, and an agency's asked by its owner on a worker's contract."""
+    own = queue["fresh"]
+    for index in range(10):
+        f.RemovalRequestFactory(
+            freelancer=own.freelancer,
+            contract__freelancer=own.freelancer,
+            submitted_at=ago(days=40 + index),
+            **({"applied": True} if index == 0 else {"rejected": True} if index % 2 else {"withdrawn": True}),
+        )
+    agency = f.AgencyFactory(top_rated=True)
+    owner = f.FreelancerFactory(top_rated=True)
+    f.AgencyMembershipFactory(agency=agency, freelancer=owner, owner=True)
+    contract = f.ContractFactory(agency=agency, freelancer=f.FreelancerFactory(), with_feedback=True)
+    agency_ticket = services.submit_request(requester=owner.user, contract_number=contract.number, scope="jss_only")
+    f.RemovalRequestFactory(contract__agency=agency, applied=True, submitted_at=ago(days=150))
+    return {"own": own, "agency": agency_ticket, "applied": queue["applied"], "rejected": queue["rejected"]}
+
+
+@pytest.mark.parametrize("name", ["own", "agency", "applied", "rejected"])
+@pytest.mark.parametrize("who", ["agent", "lead"])
+def test_ticket_page_stays_within_its_query_budget(client, avery, contexts, name, who, django_assert_max_num_queries):
+    client.force_login(avery if who == "agent" else f.UserFactory(lead=True))
+    ticket = contexts[name]
+    client.get(change_url(ticket))  # process-wide caches (content types) filled: the steady state is measured
+    with django_assert_max_num_queries(TICKET_PAGE_BUDGET):
+        response = client.get(change_url(ticket))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert ("Today the rules would" in html) == (ticket.status == "submitted")
+
+
 def test_ticket_page_queries_do_not_grow_with_the_timeline(agent_client, queue, avery):
     ticket = queue["fresh"]
     from django.db import connection
@@ -486,7 +541,47 @@ def test_ticket_page_queries_do_not_grow_with_the_timeline(agent_client, queue, 
     with CaptureQueriesContext(connection) as long:
         response = agent_client.get(change_url(ticket))
     assert response.content.decode().count("note ") >= 25
-    assert len(long) == len(short)
+    assert len(long) == len(short) <= TICKET_PAGE_BUDGET
+
+
+@pytest.mark.parametrize("name", ["own", "agency"])
+def test_the_ticket_page_judges_the_same_facts_as_the_request_form(contexts, name):
+    """The context box reads its facts from the ticket's own row and one query over the subject's tickets; they
+    are the facts ``check_eligibility`` reads afresh for the same requester, contract and day."""
+    ticket = queue_selectors.ticket_page(contexts[name].pk)
+    context = queue_selectors.ticket_context(ticket, today=NOW.date(), with_facts=True)
+    expected, _ = queue_selectors.eligibility_facts(
+        requester=ticket.requested_by,
+        contract_number=ticket.contract.number,
+        agency=ticket.agency,
+        has_screenshot=bool(ticket.screenshot),
+        today=NOW.date(),
+    )
+    assert context.facts == expected
+    assert context.facts.contract_found and context.facts.last_counted_request_submitted_on is not None
+
+
+def test_the_ticket_page_judges_a_requester_who_left_the_agency_as_the_form_would(contexts):
+    ticket = contexts["agency"]
+    ticket.requested_by.freelancer.memberships.all().delete()
+    ticket = queue_selectors.ticket_page(ticket.pk)
+    facts = queue_selectors.ticket_context(ticket, today=NOW.date(), with_facts=True).facts
+    expected, _ = queue_selectors.eligibility_facts(
+        requester=ticket.requested_by, contract_number=ticket.contract.number, agency=ticket.agency, today=NOW.date()
+    )
+    assert facts == expected and not facts.contract_found
+
+
+def test_the_context_box_lists_the_ten_newest_other_tickets_whatever_their_status(contexts):
+    ticket = contexts["own"]
+    context = queue_selectors.ticket_context(queue_selectors.ticket_page(ticket.pk), today=NOW.date(), with_facts=False)
+    newest = (
+        RemovalRequest.objects.filter(freelancer=ticket.freelancer, agency__isnull=True)
+        .exclude(pk=ticket.pk)
+        .order_by("-submitted_at", "-pk")[:10]
+    )
+    assert [t.ticket_number for t in context.other_tickets] == [t.ticket_number for t in newest]
+    assert context.facts is None
 
 
 def test_the_screenshot_is_linked_through_the_staff_view(agent_client):
