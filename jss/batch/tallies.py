@@ -37,7 +37,7 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int):
     months ... 3 = within 24; outcome 0 negative, 1 neutral, 2 positive); any other contract is NULL. The
     contracts are summed per subject, each window over its bands, with the distinct clients of each window
     (a small sort of each subject's own rows). ``left_out`` is the left-out contracts as
-    JSON pairs ``[contract_id,"reason"]`` in no particular order (``decode_left_out``). The
+    JSON pairs ``[contract_id,"reason"]``, by contract id on PostgreSQL (``decode_left_out``). The
     feedback is read from the contract's copy of it (kept by the database, see marketplace migration 0002).
     CASE takes an unknown (NULL) test as false, as the engine's None checks do."""
     contract, client = (_q(m._meta.db_table) for m in (Contract, Client))
@@ -111,7 +111,11 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int):
         ]
     reason = "CASE -k %% 8 " + " ".join(f"WHEN {code} THEN '{name}'" for code, name in sorted(REASONS.items())) + " END"
     string_agg = "string_agg" if postgres else "group_concat"
-    left_out = f"{string_agg}('[' || CAST(-k / 8 AS text) || ',\"' || {reason} || '\"]', ',') FILTER (WHERE k < 0)"
+    # In contract id order on PostgreSQL (k = -(id * 8 + reason)), as the engine lists them, so every path writes
+    # the same text for the same subject and a rerun leaves the row alone; SQLite's rows are sorted in Python.
+    in_order = " ORDER BY k DESC" if postgres else ""
+    pair = f"'[' || CAST(-k / 8 AS text) || ',\"' || {reason} || '\"]'"
+    left_out = f"{string_agg}({pair}, ','{in_order}) FILTER (WHERE k < 0)"
     # PostgreSQL: ORDER BY + OFFSET 0 keep the key worked out once per contract (not once per use) while the
     # index's order carries through, so the grouping streams without a sort.
     order = " ORDER BY 1 OFFSET 0" if postgres else ""

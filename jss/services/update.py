@@ -273,7 +273,9 @@ def _score_on_threads(chunk_ids: list[int], pending, *, now, jobs: int):
                     break
                 except queue.Empty:
                     if not any(thread.is_alive() for thread in threads):
-                        raise RuntimeError("the chunk threads stopped before scoring every chunk") from failure
+                        if failure is not None:
+                            raise failure
+                        raise RuntimeError("the chunk threads stopped before scoring every chunk")
             if error is not None:
                 failure = failure or error
                 continue

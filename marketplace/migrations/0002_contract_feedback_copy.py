@@ -7,8 +7,8 @@ whatever writes a feedback row (the importer, the admin, raw SQL, a bulk load) u
 whatever writes a contract row (a stale ``save()`` included) gets the values from its feedback again. The
 Feedback row stays the source; ``tests/marketplace/test_feedback_copy.py`` holds the copy equal to it.
 
-Existing rows are copied before the triggers are made. On a large marketplace this migration rewrites the
-contracts table once (docs/capacity.md says how to run it there in batches)."""
+The triggers are made first, then existing rows are copied. On a large marketplace this migration rewrites the
+contracts table once and builds its indexes while holding the table: docs/capacity.md says how to run it there."""
 
 from django.db import migrations, models
 
@@ -24,8 +24,10 @@ BEGIN
     RETURN NEW;
 END;
 $$ LANGUAGE plpgsql;
+-- Only when a write names the copy (an INSERT, a save() of every column, the feedback trigger below): an
+-- importer's update of other columns runs no lookup.
 CREATE TRIGGER contract_feedback_copy
-    BEFORE INSERT OR UPDATE ON marketplace_contract
+    BEFORE INSERT OR UPDATE OF feedback_public_rating, feedback_private_score ON marketplace_contract
     FOR EACH ROW EXECUTE FUNCTION marketplace_contract_feedback_copy();
 
 CREATE OR REPLACE FUNCTION marketplace_feedback_to_contract() RETURNS trigger AS $$
@@ -45,14 +47,33 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER feedback_to_contract
-    AFTER INSERT OR DELETE OR UPDATE OF contract_id, public_rating, private_score ON marketplace_feedback
+    AFTER INSERT OR DELETE ON marketplace_feedback
     FOR EACH ROW EXECUTE FUNCTION marketplace_feedback_to_contract();
+CREATE TRIGGER feedback_to_contract_changed
+    AFTER UPDATE OF contract_id, public_rating, private_score ON marketplace_feedback
+    FOR EACH ROW WHEN ((OLD.contract_id, OLD.public_rating, OLD.private_score)
+        IS DISTINCT FROM (NEW.contract_id, NEW.public_rating, NEW.private_score))
+    EXECUTE FUNCTION marketplace_feedback_to_contract();
+
+CREATE OR REPLACE FUNCTION marketplace_feedback_truncated() RETURNS trigger AS $$
+BEGIN
+    UPDATE marketplace_contract SET feedback_public_rating = NULL, feedback_private_score = NULL
+    WHERE feedback_public_rating IS NOT NULL OR feedback_private_score IS NOT NULL;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER feedback_truncated
+    AFTER TRUNCATE ON marketplace_feedback
+    FOR EACH STATEMENT EXECUTE FUNCTION marketplace_feedback_truncated();
 """
 POSTGRES_BACKFILL = """
 UPDATE marketplace_contract c SET feedback_public_rating = f.public_rating, feedback_private_score = f.private_score
 FROM marketplace_feedback f WHERE f.contract_id = c.id
 """
 POSTGRES_REVERSE = """
+DROP TRIGGER IF EXISTS feedback_truncated ON marketplace_feedback;
+DROP FUNCTION IF EXISTS marketplace_feedback_truncated();
+DROP TRIGGER IF EXISTS feedback_to_contract_changed ON marketplace_feedback;
 DROP TRIGGER IF EXISTS feedback_to_contract ON marketplace_feedback;
 DROP FUNCTION IF EXISTS marketplace_feedback_to_contract();
 DROP TRIGGER IF EXISTS contract_feedback_copy ON marketplace_contract;
@@ -63,15 +84,21 @@ _FROM_FEEDBACK = """UPDATE marketplace_contract SET
         feedback_public_rating = (SELECT public_rating FROM marketplace_feedback WHERE contract_id = marketplace_contract.id),
         feedback_private_score = (SELECT private_score FROM marketplace_feedback WHERE contract_id = marketplace_contract.id)"""
 # SQLite: AFTER triggers that write the row again (a trigger does not fire itself: recursive_triggers is off).
+# A later migration that makes Django rebuild marketplace_contract or marketplace_feedback on SQLite (most
+# AlterField operations) fails on these triggers, which name the other table: such a migration drops them
+# first (SQLITE_TRIGGERS) and creates them again after (SQLITE).
 SQLITE = [
     f"CREATE TRIGGER contract_feedback_copy_insert AFTER INSERT ON marketplace_contract "
     f"BEGIN {_FROM_FEEDBACK} WHERE id = NEW.id; END",
-    f"CREATE TRIGGER contract_feedback_copy_update AFTER UPDATE ON marketplace_contract "
+    f"CREATE TRIGGER contract_feedback_copy_update AFTER UPDATE OF feedback_public_rating, feedback_private_score "
+    f"ON marketplace_contract "
     f"BEGIN {_FROM_FEEDBACK} WHERE id = NEW.id; END",
     f"CREATE TRIGGER feedback_to_contract_insert AFTER INSERT ON marketplace_feedback "
     f"BEGIN {_FROM_FEEDBACK} WHERE id = NEW.contract_id; END",
     f"CREATE TRIGGER feedback_to_contract_update AFTER UPDATE OF contract_id, public_rating, private_score "
-    f"ON marketplace_feedback BEGIN {_FROM_FEEDBACK} WHERE id IN (OLD.contract_id, NEW.contract_id); END",
+    f"ON marketplace_feedback WHEN OLD.contract_id IS NOT NEW.contract_id OR OLD.public_rating IS NOT "
+    f"NEW.public_rating OR OLD.private_score IS NOT NEW.private_score "
+    f"BEGIN {_FROM_FEEDBACK} WHERE id IN (OLD.contract_id, NEW.contract_id); END",
     f"CREATE TRIGGER feedback_to_contract_delete AFTER DELETE ON marketplace_feedback "
     f"BEGIN {_FROM_FEEDBACK} WHERE id = OLD.contract_id; END",
 ]
@@ -79,13 +106,14 @@ SQLITE_TRIGGERS = [statement.split()[2] for statement in SQLITE]
 
 
 def forward(apps, schema_editor):
+    # The triggers first, then the copy of what is there: a feedback row written in between is not missed.
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_BACKFILL)
         schema_editor.execute(POSTGRES, params=None)
+        schema_editor.execute(POSTGRES_BACKFILL)
     elif schema_editor.connection.vendor == "sqlite":
-        schema_editor.execute(f"{_FROM_FEEDBACK} WHERE id IN (SELECT contract_id FROM marketplace_feedback)")
         for statement in SQLITE:
             schema_editor.execute(statement)
+        schema_editor.execute(f"{_FROM_FEEDBACK} WHERE id IN (SELECT contract_id FROM marketplace_feedback)")
 
 
 def backward(apps, schema_editor):

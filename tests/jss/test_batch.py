@@ -162,6 +162,28 @@ def test_the_fanned_out_update_equals_the_engine_and_a_redelivered_chunk_changes
         transaction.set_rollback(True)
 
 
+@pytest.mark.postgres
+def test_the_sql_and_python_paths_write_the_same_text():
+    # The upsert leaves a row alone when its text is the same: switching paths (a read replica configured or
+    # not) must not rewrite every snapshot. Left-out contracts in both orders of id.
+    late = AS_OF - dt.timedelta(days=3)
+    # Ids in creation order: client 0, client 1, client 0; the index reads them by client (0, 0, 1).
+    contracts = [
+        ended(5, ended_on=None, last_payment_on=None),
+        ended(6, client=1, private_score=3),
+        ended(7, private_score=None, has_feedback_row=False),
+        ContractSpec(client=2, started_on=late, ended_on=late, last_payment_on=late, private_score=2),
+    ]
+    build_world(
+        [ClientSpec(), ClientSpec(flagged=True), ClientSpec()], [SubjectSpec(agency=False, contracts=contracts)]
+    )
+    assert batch.score_and_write("freelancer", *EVERYONE, AS_OF, now=NOW, method="sql")[:2] == (1, 1)
+    stored = ScoreSnapshot.objects.get(as_of=AS_OF)
+    assert len(stored.detail["left_out"]) == 3
+    assert batch.score_and_write("freelancer", *EVERYONE, AS_OF, now=NOW, method="python")[:2] == (1, 0)
+    assert batch.score_and_write("freelancer", *EVERYONE, AS_OF, now=NOW, method="sql")[:2] == (1, 0)
+
+
 AS_OF = dt.date(2026, 3, 31)  # windows start (exclusive): 3m 2025-12-31, 6m 2025-09-30, 12m 2025-03-31, 24m 2024-03-31
 
 

@@ -103,6 +103,15 @@ def test_the_copy_follows_the_feedback(write):
     assert copy_of(contract.pk) == feedback_of(contract.pk)
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # TRUNCATE refuses a table with deferred checks pending
+def test_truncating_the_feedback_empties_every_copy():
+    contract = f.FeedbackFactory(public_rating=Decimal("4.75"), private_score=8).contract
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE marketplace_feedback")
+    assert copy_of(contract.pk) == (None, None)
+
+
 def test_the_factories_and_a_contract_without_feedback():
     with_feedback = f.FeedbackFactory(public_rating=Decimal("4.75"), private_score=8).contract
     without = f.ContractFactory()
