@@ -274,8 +274,8 @@ def _score_on_threads(chunk_ids: list[int], pending, *, now, jobs: int):
                 except queue.Empty:
                     if not any(thread.is_alive() for thread in threads):
                         if failure is not None:
-                            raise failure
-                        raise RuntimeError("the chunk threads stopped before scoring every chunk")
+                            raise failure from None
+                        raise RuntimeError("the chunk threads stopped before scoring every chunk") from None
             if error is not None:
                 failure = failure or error
                 continue
