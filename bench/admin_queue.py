@@ -121,6 +121,7 @@ def measure(client, url, repeat):
 CHANGELIST_VIEWS = {
     "default": "",
     "status=submitted": "status=submitted",
+    "status=waiting_on_freelancer": "status=waiting_on_freelancer",
     "status=approved": "status=approved",
     "status=applied": "status=applied",
     "status=rejected": "status=rejected",
@@ -134,7 +135,10 @@ CHANGELIST_VIEWS = {
     "scope=hide_profile_and_jss": "scope__exact=hide_profile_and_jss",
     "special_offer=yes": "is_special_offer__exact=1",
     "special_offer=no": "is_special_offer__exact=0",
+    "sort=ticket": "o=1",
+    "sort=ticket desc": "o=-1",
     "sort=age": "o=8",
+    "sort=sla": "o=6",
     "status=all&sort=sla": "status=all&o=6",
 }
 
@@ -208,6 +212,7 @@ def run(args):
 
     tickets = {
         "submitted": RemovalRequest.objects.filter(status=Status.SUBMITTED, agency__isnull=True).first(),
+        "waiting": RemovalRequest.objects.filter(status=Status.WAITING_ON_FREELANCER).first(),
         "approved": RemovalRequest.objects.filter(status=Status.APPROVED).first(),
         "applied": RemovalRequest.objects.filter(status=Status.APPLIED, agency__isnull=False).first(),
         "rejected": RemovalRequest.objects.filter(status=Status.REJECTED).first(),

@@ -246,6 +246,7 @@ def generate(requests: int, *, seed=1, now=None, progress=print) -> QueueCounts:
                     "jss_outcome",
                     "screenshot",
                     "screenshot_content_type",
+                    "waiting_since",
                 ],
                 (
                     (
@@ -268,6 +269,7 @@ def generate(requests: int, *, seed=1, now=None, progress=print) -> QueueCounts:
                         r["outcome"],
                         None,
                         "",
+                        r["waiting_since"],
                     )
                     for r in rows
                 ),
@@ -309,6 +311,7 @@ def _request_row(rng, index, f, k, submitted, agency, staff_ids, now):
         "applied_at": None,
         "outcome": "pending",
         "claimed_at": None,
+        "waiting_since": None,
     }
     row["started"] = row["ended"] - dt.timedelta(days=rng.randint(20, 400))
     agent = rng.choice(staff_ids)
@@ -321,6 +324,15 @@ def _request_row(rng, index, f, k, submitted, agency, staff_ids, now):
         elif age > dt.timedelta(days=1) and roll < 0.6:
             decided = submitted + dt.timedelta(hours=rng.randint(4, 20))
             row.update(status="approved", assigned=agent, decided_by=agent, decided_at=decided)
+        elif age > dt.timedelta(days=1) and roll < 0.66:
+            # Waiting on the freelancer: claimed, a question asked, the SLA clock paused.
+            asked = submitted + dt.timedelta(hours=rng.randint(4, 20))
+            row.update(
+                status="waiting_on_freelancer",
+                assigned=agent,
+                claimed_at=submitted + dt.timedelta(hours=3),
+                waiting_since=asked,
+            )
         elif age > SLA and roll < 0.9:
             pass  # breached: nobody got to it
         elif age > dt.timedelta(days=1) and roll < 0.95:
@@ -356,6 +368,8 @@ def _events(r, first_user):
     yield request, r["submitted"], requester, "submitted", "Request received (bench).", True
     if r["claimed_at"]:
         yield request, r["claimed_at"], r["assigned"], "claimed", "Claimed.", False
+    if r["waiting_since"]:
+        yield request, r["waiting_since"], r["assigned"], "info_requested", "Could you send the screenshot?", True
     if r["status"] in ("approved", "applied"):
         yield request, r["decided_at"], r["decided_by"], "approved", "Approved.", True
     elif r["status"] == "rejected":
