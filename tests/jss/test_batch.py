@@ -337,13 +337,18 @@ def test_postgresql_writes_any_figures_as_the_engine_does(figures, as_of):
         n, k = n + contracts, max(k, min(clients, n + contracts))
         p, m = p + positive, m + negative
         tallies.append((n, k, p, m, p + m + 3 * contracts))
-    columns = ", ".join(("subject", *batch.FIGURE_COLUMNS, "left_out"))
-    values = ", ".join(["%s"] * (2 + len(batch.FIGURE_COLUMNS)))
+    columns = ", ".join(("subject", *batch.FIGURE_COLUMNS, "left_out", "stable_until"))
+    values = ", ".join(["%s"] * (3 + len(batch.FIGURE_COLUMNS)))
     with transaction.atomic(), connection.cursor() as cursor:
         int_columns = ", ".join(f"{column} int" for column in batch.FIGURE_COLUMNS)
-        cursor.execute(f"CREATE TEMP TABLE figures (subject bigint, {int_columns}, left_out text) ON COMMIT DROP")
+        cursor.execute(
+            f"CREATE TEMP TABLE figures (subject bigint, {int_columns}, left_out text, stable_until date) ON COMMIT DROP"
+        )
         left_out = '[20,"flagged_client"],[12,"active_never_paid"]'
-        cursor.execute(f"INSERT INTO figures VALUES ({values})", [424242, *(v for t in tallies for v in t), left_out])
+        cursor.execute(
+            f"INSERT INTO figures VALUES ({values})",
+            [424242, *(v for t in tallies for v in t), left_out, engine.NEVER],
+        )
         sql, params = batch.snapshot_upsert_sql(f"SELECT {columns} FROM figures", "freelancer", as_of)
         cursor.execute(sql, {**params, "now": NOW})
         assert cursor.fetchone()[:2] == (1, 1)
