@@ -217,8 +217,9 @@ def contract_stable_until(c: ContractFacts, as_of: date) -> date | None:
     - the no-payment rule: an active paid contract turns negative on ``last_payment_on`` + 180 days;
     - a counted contract (not left out) whose reference date is after ``as_of`` enters on that date;
     - a counted contract in the 24-month window leaves the smallest window holding it (W months) on its
-      reference date moved forward W calendar months, clamped to the month's end: exactly the first such
-      day, or (when the clamp bites) the day before it. Early is safe: it only costs a rescore.
+      reference date moved forward W calendar months, clamped to the month's end (but after ``as_of``):
+      exactly the first such day, or (when the clamp bites) the day before it. Early is safe: it only costs
+      a rescore.
 
     A left-out contract's windows do not matter; its reason can only change through the no-payment rule
     (a contract never paid or without feedback stays left out whatever the date)."""
@@ -235,7 +236,8 @@ def contract_stable_until(c: ContractFacts, as_of: date) -> date | None:
         else:
             for (_, months), start in zip(WINDOWS, _starts(as_of), strict=True):
                 if d > start:
-                    events.append(add_months(d, months))
+                    # It is in the window on as_of, so it leaves after as_of (add_months is then a day early).
+                    events.append(max(add_months(d, months), as_of + timedelta(days=1)))
                     break
     return min(events, default=None)
 

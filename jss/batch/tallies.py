@@ -45,7 +45,7 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int, subjects: list[i
     ``stable_until`` is ``engine.stable_until`` (9999-12-31 for never), from two more aggregates in the same
     pass: the earliest day an active paid contract turns negative (the no-payment rule) over every contract,
     and the earliest day a counted contract (k >= 0, or NULL: outside the 24 months) enters the 24 months or
-    leaves its smallest window (its reference date + W months, clamped to the month's end)."""
+    leaves its smallest window (its reference date + W months, clamped to the month's end, after as_of)."""
     contract, client = (_q(m._meta.db_table) for m in (Contract, Client))
     starts = engine._starts(as_of)
     postgres = _postgres()
@@ -100,10 +100,12 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int, subjects: list[i
             return f"MIN(date({ref}, '+{months} months'), {month_end})"
 
     unpaid = f"CASE WHEN c.ended_on IS NULL AND c.last_payment_on > %(unpaid)s THEN {unpaid_event} END"
-    crossing = (
-        f"CASE WHEN {ref} > %(as_of)s THEN {ref} WHEN {ref} > %(s3)s THEN {plus(3)} WHEN {ref} > %(s6)s THEN {plus(6)} "
-        f"WHEN {ref} > %(s12)s THEN {plus(12)} WHEN {ref} > %(s24)s THEN {plus(24)} END"
+    greatest = "GREATEST" if postgres else "MAX"
+    crossing = f"CASE WHEN {ref} > %(as_of)s THEN {ref} " + " ".join(
+        f"WHEN {ref} > %({start})s THEN {greatest}({plus(months)}, %(tomorrow)s)"
+        for start, months in (("s3", 3), ("s6", 6), ("s12", 12), ("s24", 24))
     )
+    crossing += " END"
     if kind == FREELANCER:
         subject, where = "c.freelancer_id", "c.agency_id IS NULL AND c.freelancer_id BETWEEN %(first)s AND %(last)s"
     else:
@@ -122,6 +124,7 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int, subjects: list[i
         s12=_day(starts[2]),
         s24=_day(starts[3]),
         unpaid=_day(as_of - timedelta(days=engine.NO_PAYMENT_NEGATIVE_DAYS)),
+        tomorrow=_day(as_of + timedelta(days=1)),
         long_term=engine.LONG_TERM_DAYS,
         step=engine.WEIGHT_STEP_DAYS,
         small=int(engine._SMALL_JOB),

@@ -87,6 +87,7 @@ def assert_batch_equals_engine(built, scores, as_of):
         assert json.loads(got.detail_json) == expected.stored  # only what cannot be derived is stored
         assert engine.expand_detail(json.loads(got.detail_json), as_of) == expected.detail
         assert got.decisions == expected.decisions
+        assert got.stable_until == expected.stable_until  # the SQL date rule is the engine's
     assert len(scores) == sum(1 for key in built.subjects if built.facts[key])
 
 
@@ -111,6 +112,7 @@ def snapshots_equal_the_engine(built, as_of):
         assert (stored.score, stored.window, stored.algorithm_version) == (expected.score, expected.window, 1)
         assert stored.full_detail == expected.detail
         assert set(stored.detail) <= {"windows", "left_out", "exclusions"}
+        assert stored.stable_until == expected.stable_until
 
 
 NOW = timezone.make_aware(dt.datetime(2026, 12, 1, 2, 0))
@@ -342,7 +344,8 @@ def test_postgresql_writes_any_figures_as_the_engine_does(figures, as_of):
     with transaction.atomic(), connection.cursor() as cursor:
         int_columns = ", ".join(f"{column} int" for column in batch.FIGURE_COLUMNS)
         cursor.execute(
-            f"CREATE TEMP TABLE figures (subject bigint, {int_columns}, left_out text, stable_until date) ON COMMIT DROP"
+            f"CREATE TEMP TABLE figures (subject bigint, {int_columns}, left_out text, stable_until date) "
+            "ON COMMIT DROP"
         )
         left_out = '[20,"flagged_client"],[12,"active_never_paid"]'
         cursor.execute(
