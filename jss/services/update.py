@@ -228,7 +228,7 @@ def prune_change_log() -> int:
     finished update before the latest finished one (one generation kept as a margin). An incremental run builds
     on the latest finished update and reads only rows after its watermark. Returns the rows deleted."""
     finished = ScoreUpdate.objects.filter(finished_at__isnull=False, change_watermark__isnull=False)
-    marks = list(finished.order_by("-as_of").values_list("change_watermark", flat=True)[:2])
+    marks = [mark for mark in finished.order_by("-as_of").values_list("change_watermark", flat=True)[:2] if mark]
     if len(marks) < 2:
         return 0
     deleted, _ = JssSubjectChange.objects.filter(id__lte=min(marks)).delete()
