@@ -32,7 +32,7 @@ def _subject_column(kind: str) -> str:
 def _in(column: str, name: str) -> str:
     """``column`` is one of the list parameter ``name`` (an array on PostgreSQL, JSON text on SQLite)."""
     if _postgres():
-        return f"{column} = ANY(%({name})s)"
+        return f"{column} = ANY(%({name})s::bigint[])"
     return f"{column} IN (SELECT value FROM json_each(%({name})s))"
 
 

@@ -112,7 +112,7 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int, subjects: list[i
         subject, where = "c.agency_id", "c.agency_id IS NOT NULL AND c.agency_id BETWEEN %(first)s AND %(last)s"
     if subjects is not None:
         if postgres:
-            where += f" AND {subject} = ANY(%(subjects)s)"
+            where += f" AND {subject} = ANY(%(subjects)s::bigint[])"
         else:
             where += f" AND {subject} IN (SELECT value FROM json_each(%(subjects)s))"
     params = dict(
