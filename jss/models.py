@@ -152,6 +152,10 @@ class ScoreUpdate(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=True
     )
     subjects_scored = models.PositiveIntegerField(default=0, help_text="Subjects scored (the rest were carried).")
+    # PostgreSQL: the primary's WAL position once every change up to change_watermark was committed. A chunk that
+    # reads from a read replica waits until the replica has replayed it (else it reads from the primary): an
+    # incremental update must not score a dirty subject from data older than its watermark.
+    planned_lsn = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["-as_of"]

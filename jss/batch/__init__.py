@@ -20,10 +20,11 @@ of queries whatever its size, and the number of chunks stops growing with the ma
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from jss.batch.common import (  # noqa: F401
     AGENCY,
@@ -86,6 +87,7 @@ def score_and_write(
     now: datetime,
     method: str | None = None,
     subjects: list[int] | None = None,
+    replica_lsn: str = "",
 ) -> tuple[int, int, dict[int, str]]:
     """Score one chunk and upsert its snapshots. Returns (subjects scored, rows written, the no-harm
     decision of each perk exclusion of its subjects: contract id -> 'excluded' / 'kept_no_harm').
@@ -97,6 +99,8 @@ def score_and_write(
     no-harm rule needs every contract). With ``subjects``, only those of the chunk's subjects are scored (the
     incremental update's dirty ones; a subject with perk exclusions is always among them)."""
     replica = getattr(settings, "JSS_UPDATE_READ_DATABASE", "") or ""
+    if replica and replica_lsn and not replica_caught_up(replica, replica_lsn):
+        replica = ""  # the replica is behind the update's plan: read from the primary this time
     method = method or ("sql" if _postgres() and not replica else "python")
     if method == "python":
         scores = score_range(kind, first, last, as_of, using=replica or DEFAULT_DB_ALIAS, subjects=subjects)
@@ -118,6 +122,7 @@ def score_and_write_incremental(
     since: int,
     upto: int,
     method: str | None = None,
+    replica_lsn: str = "",
 ) -> tuple[int, int, int, dict[int, str]]:
     """The incremental update's chunk (``jss.batch.incremental``): score the dirty subjects as
     ``score_and_write`` does, copy every other base snapshot of the chunk to ``as_of``. Returns (subjects with a
@@ -126,9 +131,33 @@ def score_and_write_incremental(
     dirty = dirty_subjects(kind, first, last, as_of, base_as_of=base_as_of, since=since, upto=upto)
     scored, written, decisions = (0, 0, {})
     if dirty:
-        scored, written, decisions = score_and_write(kind, first, last, as_of, now=now, method=method, subjects=dirty)
+        scored, written, decisions = score_and_write(
+            kind, first, last, as_of, now=now, method=method, subjects=dirty, replica_lsn=replica_lsn
+        )
     carried = carry_forward(kind, first, last, as_of, base_as_of=base_as_of, dirty=dirty, now=now)
     return scored + carried, scored, written + carried, decisions
+
+
+REPLICA_WAIT_SECONDS = 30.0
+
+
+def replica_caught_up(using: str, lsn: str, *, wait: float = REPLICA_WAIT_SECONDS) -> bool:
+    """Whether the database ``using`` has replayed the primary's WAL up to ``lsn`` (waiting up to ``wait``
+    seconds for it). A database that is not in recovery is a primary: it has everything. Not PostgreSQL: True."""
+    db = connections[using]
+    if db.vendor != "postgresql":
+        return True
+    deadline = time.monotonic() + wait
+    while True:
+        with transaction.atomic(using=using), db.cursor() as cursor:
+            cursor.execute(
+                "SELECT NOT pg_is_in_recovery() OR COALESCE(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)", [lsn]
+            )
+            if cursor.fetchone()[0]:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
 
 
 def _decisions(scores: list[SubjectScore]) -> dict[int, str]:

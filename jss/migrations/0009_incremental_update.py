@@ -194,6 +194,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="scoreupdate",
+            name="planned_lsn",
+            field=models.CharField(blank=True, default="", max_length=32),
+        ),
+        migrations.AddField(
+            model_name="scoreupdate",
             name="subjects_scored",
             field=models.PositiveIntegerField(default=0, help_text="Subjects scored (the rest were carried)."),
         ),

@@ -49,6 +49,16 @@ def change_watermark() -> int:
         return int(cursor.fetchone()[0])
 
 
+def wal_position() -> str:
+    """PostgreSQL: the primary's current WAL position (taken after ``change_watermark``: every change up to the
+    watermark is before it); '' elsewhere or on a server in recovery."""
+    if connection.vendor != "postgresql":
+        return ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_current_wal_lsn()::text END")
+        return cursor.fetchone()[0] or ""
+
+
 def incremental_base(as_of: date, *, full: bool) -> ScoreUpdate | None:
     """The update an incremental run on ``as_of`` builds on, or None for a full run: the latest update before
     ``as_of``, finished, with a known watermark, and no update on or after ``as_of`` (a day rescored or filled in
@@ -100,6 +110,7 @@ def start_scheduled_update(
                 base = None  # a day scored again is scored in full
             update.incremental_from = base
             update.change_watermark = change_watermark()
+            update.planned_lsn = wal_position()
             plan = batch.plan_chunks(settings.JSS_UPDATE_CHUNK_SIZE, settings.JSS_UPDATE_MAX_CHUNKS)
             chunks = ScoreUpdateChunk.objects.bulk_create(
                 ScoreUpdateChunk(update=update, kind=kind, first_subject=first, last_subject=last, subjects=count)
@@ -120,6 +131,7 @@ def start_scheduled_update(
                     "subjects_scored",
                     "incremental_from",
                     "change_watermark",
+                    "planned_lsn",
                 ]
             )
             chunk_ids = tuple(chunk.pk for chunk in chunks)
@@ -173,10 +185,16 @@ def score_chunk(chunk_id: int, *, now=None, queue: bool = True) -> int | None:
                 base_as_of=base.as_of,
                 since=base.change_watermark,
                 upto=chunk.update.change_watermark,
+                replica_lsn=chunk.update.planned_lsn,
             )
         else:  # a full run (or its base was deleted under it: full is always right)
             subjects, written, decisions = batch.score_and_write(
-                chunk.kind, chunk.first_subject, chunk.last_subject, as_of, now=now
+                chunk.kind,
+                chunk.first_subject,
+                chunk.last_subject,
+                as_of,
+                now=now,
+                replica_lsn=chunk.update.planned_lsn,
             )
             scored = subjects
         record_outcomes(decisions, as_of=as_of, now=now)
