@@ -107,8 +107,17 @@ def apply_changes(data, day):
                 )
     if clients and data.draw(st.booleans(), label="client flags"):
         client = data.draw(st.sampled_from(clients))
-        client.flagged = not client.flagged
+        if data.draw(st.booleans()):
+            client.flagged = not client.flagged
+        else:
+            client.suspended_for_tos = not client.suspended_for_tos
         client.save()
+    agencies = list(Agency.objects.order_by("pk"))
+    if contracts and data.draw(st.integers(0, 3), label="move") == 0:
+        # A contract moves between a freelancer's own work and an agency's: both subjects change.
+        contract = data.draw(st.sampled_from(contracts))
+        agency = None if contract.agency_id or not agencies else data.draw(st.sampled_from(agencies))
+        Contract.objects.filter(pk=contract.pk).update(agency=agency)
     active = [c for c in contracts if c.ended_on is None and c.last_payment_on is not None]
     if active and data.draw(st.booleans(), label="payment"):
         contract = data.draw(st.sampled_from(active))
@@ -132,12 +141,17 @@ def apply_changes(data, day):
         )
 
 
+@pytest.mark.parametrize("read_database", ["", "default"], ids=["primary", "replica"])
 @DB_EXAMPLES
 @given(worlds(), st.sampled_from([1, 14, 45]), st.integers(1, 4), st.data())
-def test_the_incremental_update_equals_the_engine_and_a_full_update(world, days, chunk_size, data):
+def test_the_incremental_update_equals_the_engine_and_a_full_update(read_database, world, days, chunk_size, data):
+    """``read_database`` 'default' plays a read replica: on PostgreSQL the chunks then take the Python path too."""
     as_of, clients, subjects = world
     later = as_of + dt.timedelta(days=days)
-    with transaction.atomic(), override_settings(JSS_UPDATE_CHUNK_SIZE=chunk_size, JSS_UPDATE_INCREMENTAL=True):
+    overrides = dict(
+        JSS_UPDATE_CHUNK_SIZE=chunk_size, JSS_UPDATE_INCREMENTAL=True, JSS_UPDATE_READ_DATABASE=read_database
+    )
+    with transaction.atomic(), override_settings(**overrides):
         build_world(clients, subjects, excluded_at=timezone.make_aware(dt.datetime(2024, 1, 1)))
         first = services.run_update(as_of=as_of, force=True, now=NOW).update
         assert first.finished_at is not None and not first.incremental and first.change_watermark is not None
