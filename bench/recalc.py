@@ -23,12 +23,19 @@ process and its job threads; with --workers the workers' are not visible here, s
 (or CELERY_BROKER_URL) the outcome emails are queued as in production, to a throwaway queue; without a broker
 they are sent eagerly, inside the timing. ``sql_server_seconds``/``ratio_server`` time the same aggregate
 wrapped in count(*), so that no rows leave the database.
+
+``--incremental-after-days N`` (off by default): after the full rounds, a small churn is written with the
+change-log triggers on (0.5 % of the contracts get new feedback, 1 % new contracts are added for existing
+subjects), then an incremental update N days later is timed against a full update from empty on that same
+as_of (each twice, the best reported); the JSON gains {"incremental_seconds", "full_seconds_same_day",
+"dirty_subjects", "subjects", "incremental_equals_full", "churn_seconds", ...} (``subjects`` is then the later day's).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import os
 import statistics
@@ -301,6 +308,141 @@ class BenchWorkers:
             conn.default_channel.queue_delete(f"{self.queue}-mail")
 
 
+def apply_churn(as_of, later, *, feedback_share=0.005, contract_share=0.01, seed=SEED) -> tuple[int, int]:
+    """Realistic churn between two updates, written as the application would (triggers on, so the change log
+    sees it): ``feedback_share`` of the contracts get new feedback (a rating and a private score), and
+    ``contract_share`` new contracts, each for the subject and client of an existing one, ending between
+    ``as_of`` and ``later``. Returns (feedback rows written, contracts added)."""
+    import random
+
+    from django.db import connection, transaction
+    from django.db.models import Max
+
+    from marketplace.models import Contract, Feedback
+
+    rng = random.Random(seed)
+    total = Contract.objects.count()
+    high = Contract.objects.aggregate(high=Max("id"))["high"] or 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        picked = sorted(rng.sample(range(1, high + 1), min(high, int(total * feedback_share))))
+        contract_ids = list(Contract.objects.filter(id__in=picked).values_list("id", flat=True))
+        with_feedback = set(Feedback.objects.filter(contract_id__in=contract_ids).values_list("contract_id", flat=True))
+        updates = [
+            (rng.choice([2, 5, 8, 10]), contract_id) for contract_id in contract_ids if contract_id in with_feedback
+        ]
+        cursor.executemany("UPDATE marketplace_feedback SET private_score = %s WHERE contract_id = %s", updates)
+        Feedback.objects.bulk_create(
+            Feedback(contract_id=contract_id, public_rating=rng.choice([3, 4, 5]), private_score=rng.choice([3, 9, 10]))
+            for contract_id in contract_ids
+            if contract_id not in with_feedback
+        )
+        sources = sorted(rng.sample(range(1, high + 1), min(high, int(total * contract_share))))
+        rows = list(Contract.objects.filter(id__in=sources).values_list("freelancer_id", "agency_id", "client_id"))
+        span = max((later - as_of).days, 1)
+        new = []
+        for n, (freelancer_id, agency_id, client_id) in enumerate(rows):
+            ended = as_of + dt.timedelta(days=rng.randint(1, span))
+            new.append(
+                Contract(
+                    number=f"{900_000_000_000 + high + n}",
+                    title="churn",
+                    freelancer_id=freelancer_id,
+                    agency_id=agency_id,
+                    client_id=client_id,
+                    started_on=ended - dt.timedelta(days=rng.randint(5, 120)),
+                    ended_on=ended,
+                    last_payment_on=ended,
+                    total_charged=rng.choice([50, 500, 5000]),
+                )
+            )
+        Contract.objects.bulk_create(new, batch_size=5000)
+    return len(contract_ids), len(new)
+
+
+def snapshot_digest(as_of) -> str:
+    """One hash of every snapshot on ``as_of`` (subject, score, window, stored detail, stable_until)."""
+    import hashlib
+
+    from jss.models import ScoreSnapshot
+
+    digest = hashlib.sha256()
+    rows = ScoreSnapshot.objects.filter(as_of=as_of).order_by("freelancer_id", "agency_id")
+    for row in rows.values_list("freelancer_id", "agency_id", "score", "window", "detail", "stable_until").iterator(
+        chunk_size=20_000
+    ):
+        digest.update(repr(row[:4]).encode())
+        digest.update(json.dumps(row[4], sort_keys=True).encode())
+        digest.update(str(row[5]).encode())
+    return digest.hexdigest()
+
+
+def measure_incremental(as_of, days: int, jobs: int, log) -> dict:
+    """After a full update on ``as_of``: churn, then the incremental update on ``as_of`` + ``days`` and a full
+    one from empty on the same day, timed; both must write the same snapshots."""
+    from django.db import connection, transaction
+
+    from jss import services
+    from jss.models import ScoreSnapshot, ScoreUpdate
+
+    later = as_of + dt.timedelta(days=days)
+    started = time.perf_counter()
+    feedback, added = apply_churn(as_of, later)
+    churn_seconds = time.perf_counter() - started
+    log(f"churn: {feedback} contracts with new feedback, {added} new contracts in {churn_seconds:.1f} s")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # Autovacuum would have run in the N days: the covering index's pages are all-visible again.
+            for table in ("marketplace_contract", "marketplace_feedback", "jss_jsssubjectchange"):
+                cursor.execute(f"VACUUM ANALYZE {table}")
+
+    def drop_later_day():
+        with transaction.atomic():
+            ScoreSnapshot.objects.filter(as_of=later).delete()
+            ScoreUpdate.objects.filter(as_of=later).delete()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE jss_scoresnapshot")
+
+    def run(full: bool):
+        drop_later_day()
+        started = time.perf_counter()
+        update = services.run_update(as_of=later, force=True, jobs=jobs, full=full).update
+        seconds = time.perf_counter() - started
+        assert update.finished_at is not None and update.incremental == (not full), update
+        log(
+            f"{'full' if full else 'incremental'} update as of {later}: {seconds:.2f} s, {update.subjects_scored} of "
+            f"{update.subjects} subjects scored"
+        )
+        return seconds, update, snapshot_digest(later)
+
+    # Each kind twice, in the order incremental, full, full, incremental, so neither always finds the caches
+    # the other warmed; the best of each is reported.
+    timings: dict[bool, list[float]] = {True: [], False: []}
+    digests = set()
+    for full in (False, True, True, False):
+        seconds, update, digest = run(full)
+        timings[full].append(seconds)
+        digests.add(digest)
+        if not full:
+            incremental_update = update
+    incremental_seconds, full_seconds = min(timings[False]), min(timings[True])
+    update = incremental_update
+    return {
+        "incremental_after_days": days,
+        "incremental_seconds": round(incremental_seconds, 3),
+        "full_seconds_same_day": round(full_seconds, 3),
+        "incremental_speedup": round(full_seconds / incremental_seconds, 2) if incremental_seconds else None,
+        "dirty_subjects": update.subjects_scored,
+        "subjects": update.subjects,
+        "incremental_equals_full": len(digests) == 1,
+        "incremental_seconds_each_run": [round(x, 3) for x in timings[False]],
+        "full_seconds_same_day_each_run": [round(x, 3) for x in timings[True]],
+        "churn_feedback": feedback,
+        "churn_contracts": added,
+        "churn_seconds": round(churn_seconds, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contracts", type=int, help="make a bench database with this many contracts")
@@ -317,6 +459,14 @@ def main() -> None:
     )
     parser.add_argument("--chunk-size", type=int, help="JSS_UPDATE_CHUNK_SIZE for this run (default: the setting)")
     parser.add_argument("--max-chunks", type=int, help="JSS_UPDATE_MAX_CHUNKS for this run (default: the setting)")
+    parser.add_argument(
+        "--incremental-after-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="after the full rounds: churn, then time an incremental update N days later against a full one "
+        "(it changes the bench data: the next run with --contracts rebuilds it)",
+    )
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
@@ -379,6 +529,9 @@ def main() -> None:
                 f"fetched, {sql_server_seconds:.3f} s inside the database (ratio {seconds / sql_seconds:.2f})"
             )
     seconds, sql_seconds, sql_server_seconds = (statistics.median(x) for x in (updates, bare, bare_server))
+    extra = {}
+    if args.incremental_after_days is not None:
+        extra = measure_incremental(as_of, args.incremental_after_days, 1 if args.workers else jobs, log)
     print(
         json.dumps(
             {
@@ -399,6 +552,7 @@ def main() -> None:
                 "ratio_each_run": [round(u / b, 2) for u, b in zip(updates, bare, strict=True)],
                 "seconds_each_run": [round(u, 3) for u in updates],
                 "database": connection.vendor,
+                **extra,
             }
         )
     )

@@ -12,7 +12,7 @@ import calendar
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 
 ALGORITHM_VERSION = 1
@@ -101,6 +101,9 @@ class JssResult:
     detail: dict = field(repr=False)
     decisions: dict[int, str] = field(default_factory=dict)
     stored: dict = field(default_factory=dict, repr=False)  # what a snapshot keeps: ``stored_detail``
+    # The first date after as_of on which the passing of time alone could change the score or the stored
+    # detail (``stable_until``); ``NEVER`` when no date can.
+    stable_until: date | None = None
 
 
 # --- per-contract rules -------------------------------------------------------------
@@ -190,6 +193,62 @@ def window_start(as_of: date, months: int) -> date:
     year, month0 = divmod(as_of.year * 12 + as_of.month - 1 - months, 12)
     month = month0 + 1
     return date(year, month, min(as_of.day, calendar.monthrange(year, month)[1]))
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved forward ``months`` calendar months, day clamped to the month's end (as PostgreSQL's
+    ``date + interval 'n months'``)."""
+    year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
+    month = month0 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+# --- how long a score stays the same ------------------------------------------------------------------
+
+# "No date": the passing of time alone never changes this score (a snapshot stores it as this date, so that
+# NULL can keep meaning "not known": rescore).
+NEVER = date.max
+
+
+def contract_stable_until(c: ContractFacts, as_of: date) -> date | None:
+    """The first date after ``as_of`` on which the passing of time alone could change what ``c`` gives a
+    score on ``as_of`` (its outcome, whether it is left out and why, which windows hold it), or None.
+
+    - the no-payment rule: an active paid contract turns negative on ``last_payment_on`` + 180 days;
+    - a counted contract (not left out) whose reference date is after ``as_of`` enters on that date;
+    - a counted contract in the 24-month window leaves the smallest window holding it (W months) on its
+      reference date moved forward W calendar months, clamped to the month's end (but after ``as_of``):
+      exactly the first such day, or (when the clamp bites) the day before it. Early is safe: it only costs
+      a rescore.
+
+    A left-out contract's windows do not matter; its reason can only change through the no-payment rule
+    (a contract never paid or without feedback stays left out whatever the date)."""
+    events: list[date] = []
+    if c.ended_on is None and c.last_payment_on is not None:
+        turns_negative = c.last_payment_on + timedelta(days=NO_PAYMENT_NEGATIVE_DAYS)
+        if turns_negative > as_of:
+            events.append(turns_negative)
+    if left_out_reason(c, as_of) is None:
+        d = reference_date(c)
+        assert d is not None  # an active contract never paid is left out
+        if d > as_of:
+            events.append(d)
+        else:
+            for (_, months), start in zip(WINDOWS, _starts(as_of), strict=True):
+                if d > start:
+                    # It is in the window on as_of, so it leaves after as_of (add_months is then a day early).
+                    events.append(max(add_months(d, months), as_of + timedelta(days=1)))
+                    break
+    return min(events, default=None)
+
+
+def stable_until(contracts: Iterable[ContractFacts], as_of: date) -> date:
+    """The first date after ``as_of`` on which the passing of time alone could change a score computed on
+    ``as_of`` from ``contracts`` (its windows, stored detail and no-harm decisions included), or ``NEVER``:
+    the earliest ``contract_stable_until`` of its contracts. Until that date, with the same contracts, the
+    score and stored detail are the same on every day (what the incremental update carries forward)."""
+    dates = [d for d in (contract_stable_until(c, as_of) for c in contracts) if d is not None]
+    return min(dates, default=NEVER)
 
 
 def round_half_up(value: Decimal) -> int:
@@ -378,6 +437,7 @@ def compute(contracts: Iterable[ContractFacts], *, as_of: date, exclusions: Iter
     None; otherwise the contract stays in the score (``kept_no_harm``).
     """
     starts = _starts(as_of)
+    contracts = list(contracts)
     items, left_out = _prepare(contracts, as_of, starts)
     counted_ids = {item[0] for item in items} if exclusions else set()
 
@@ -427,7 +487,18 @@ def compute(contracts: Iterable[ContractFacts], *, as_of: date, exclusions: Iter
                 without,
             )
 
-    return _result(as_of, starts, tallies, scores, window, current, left_out, exclusion_detail, decisions)
+    return _result(
+        as_of,
+        starts,
+        tallies,
+        scores,
+        window,
+        current,
+        left_out,
+        exclusion_detail,
+        decisions,
+        stable_until(contracts, as_of),
+    )
 
 
 def from_tallies(
@@ -435,18 +506,22 @@ def from_tallies(
     left_out: Iterable[tuple[int, str]],
     *,
     as_of: date,
+    stable: date | None = None,
 ) -> JssResult:
     """The result of ``compute`` without exclusions, from each window's figures worked out elsewhere (the
     batch update sums them in SQL): ``tallies`` holds the 3m, 6m, 12m and 24m windows as (contracts,
     distinct clients, positive, negative, all weight), weights in quarter units (1.25 == 5); ``left_out``
-    holds (contract_id, reason) pairs in any order."""
+    holds (contract_id, reason) pairs in any order; ``stable`` the subject's ``stable_until`` worked out with
+    the figures (the batch update's tally does)."""
     tallies = [(t[0], t[1], t[2], t[3], t[4]) for t in tallies]
     scores = _scores(tallies)
     window, current = _displayed(scores)
-    return _result(as_of, _starts(as_of), tallies, scores, window, current, sorted(left_out), [], {})
+    return _result(as_of, _starts(as_of), tallies, scores, window, current, sorted(left_out), [], {}, stable)
 
 
-def _result(as_of, starts, tallies, scores, window, current, left_out, exclusion_detail, decisions) -> JssResult:
+def _result(
+    as_of, starts, tallies, scores, window, current, left_out, exclusion_detail, decisions, stable=None
+) -> JssResult:
     unrounded = _decimal(current)
     score = None if unrounded is None else round_half_up(unrounded)
     detail = {
@@ -466,6 +541,7 @@ def _result(as_of, starts, tallies, scores, window, current, left_out, exclusion
         detail=detail,
         decisions=decisions,
         stored=stored_detail(tallies, left_out, exclusion_detail),
+        stable_until=stable,
     )
 
 

@@ -104,6 +104,10 @@ class ScoreSnapshot(models.Model):
     detail = JSONTextField(default=dict, blank=True)
     algorithm_version = models.PositiveSmallIntegerField(default=1)
     computed_at = models.DateTimeField(auto_now=True)
+    # The first date on which the passing of time alone could change this score or its detail
+    # (``engine.stable_until``; 9999-12-31: never). Until then the incremental update carries the row
+    # forward unless the subject's data changed. NULL: not known (rows from before it was kept), rescore.
+    stable_until = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-as_of"]
@@ -139,6 +143,19 @@ class ScoreUpdate(models.Model):
     chunks = models.PositiveIntegerField(default=0)
     subjects = models.PositiveIntegerField(default=0)
     snapshots_written = models.PositiveIntegerField(default=0)
+    # The highest JssSubjectChange id when the update was planned: every change up to it is in the contracts
+    # its chunks read. NULL: not known (an update from before the change log).
+    change_watermark = models.BigIntegerField(null=True, blank=True)
+    # An incremental run: only the subjects changed since this earlier update (or whose score can change with
+    # time) are scored, the others' snapshots are copied from its as_of. NULL: a full run.
+    incremental_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=True
+    )
+    subjects_scored = models.PositiveIntegerField(default=0, help_text="Subjects scored (the rest were carried).")
+    # PostgreSQL: the primary's WAL position once every change up to change_watermark was committed. A chunk that
+    # reads from a read replica waits until the replica has replayed it (else it reads from the primary): an
+    # incremental update must not score a dirty subject from data older than its watermark.
+    planned_lsn = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["-as_of"]
@@ -146,6 +163,10 @@ class ScoreUpdate(models.Model):
 
     def __str__(self):
         return f"JSS update as of {self.as_of}"
+
+    @property
+    def incremental(self) -> bool:
+        return self.incremental_from_id is not None
 
 
 class SubjectKind(models.TextChoices):
@@ -164,6 +185,7 @@ class ScoreUpdateChunk(models.Model):
     first_subject = models.BigIntegerField()
     last_subject = models.BigIntegerField()
     subjects = models.PositiveIntegerField(default=0)
+    subjects_scored = models.PositiveIntegerField(default=0)
     snapshots_written = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -176,6 +198,24 @@ class ScoreUpdateChunk(models.Model):
 
     def __str__(self):
         return f"{self.update}: {self.kind} {self.first_subject}–{self.last_subject}"
+
+
+class JssSubjectChange(models.Model):
+    """A subject whose score's inputs changed: written by database triggers (jss migration 0009) on every
+    insert, delete or relevant update of a contract (its feedback copy included), a client's flags and a perk
+    exclusion, whoever writes them (the ORM, the admin, raw SQL). The incremental update rescores the subjects
+    logged after the previous update's ``change_watermark``; finished updates prune what no run needs.
+    No foreign keys: a deleted contract's subject is logged too."""
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=16, choices=SubjectKind.choices)
+    subject_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "subject_id", "id"], name="subject_change_lookup")]
+
+    def __str__(self):
+        return f"{self.kind} {self.subject_id} changed (#{self.id})"
 
 
 class TopRatedEvaluation(models.Model):

@@ -20,10 +20,11 @@ def _day(value) -> dt.date | None:
 
 
 @shared_task(name="jss.run_scheduled_update", acks_late=True, **RETRY)
-def run_scheduled_update(as_of=None, force=False):
+def run_scheduled_update(as_of=None, force=False, full=False):
     """Nightly from beat: starts the update when JSS_UPDATE_EVERY_DAYS have passed (or ``force``) and fans
-    the chunks out to the workers; otherwise resumes an unfinished one, or does nothing."""
-    start = services.start_scheduled_update(as_of=_day(as_of), force=bool(force))
+    the chunks out to the workers; otherwise resumes an unfinished one, or does nothing. Incremental when it
+    can be (``services.incremental_base``), unless ``full``."""
+    start = services.start_scheduled_update(as_of=_day(as_of), force=bool(force), full=bool(full))
     return {"outcome": start.outcome, "chunks": len(start.chunk_ids), "subjects": start.subjects}
 
 

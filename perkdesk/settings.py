@@ -282,6 +282,9 @@ PERK_SLA_DAYS = env.int("PERK_SLA_DAYS", default=7)
 PERK_SLA_WARNING_DAYS = env.int("PERK_SLA_WARNING_DAYS", default=5)
 PERK_REPLY_DAYS = env.int("PERK_REPLY_DAYS", default=7)
 JSS_UPDATE_EVERY_DAYS = env.int("JSS_UPDATE_EVERY_DAYS", default=14)
+# Score only the subjects whose score can have changed since the last update and carry the others' snapshots
+# forward (docs/capacity.md, "Incremental update"); off: every update scores every subject.
+JSS_UPDATE_INCREMENTAL = env.bool("JSS_UPDATE_INCREMENTAL", default=True)
 _perk_end = env.str("PERK_END_DATE", default="")
 PERK_END_DATE = date.fromisoformat(_perk_end) if _perk_end else None
 PERK_SUBMISSIONS_PER_HOUR = env.int("PERK_SUBMISSIONS_PER_HOUR", default=10)

@@ -38,6 +38,7 @@ class SubjectScore:
     window: str | None
     detail_json: str
     decisions: dict
+    stable_until: date | None = None  # engine.stable_until
 
 
 def _q(name: str) -> str:

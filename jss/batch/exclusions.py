@@ -58,5 +58,7 @@ def engine_scores(kind: str, exclusions: dict[int, list[int]], as_of: date) -> l
     for subject_id, contracts in facts_of(kind, exclusions).items():
         result = engine.compute(contracts, as_of=as_of, exclusions=exclusions[subject_id])
         detail = json.dumps(result.stored, separators=(",", ":"))
-        scores.append(SubjectScore(kind, subject_id, result.score, result.window, detail, result.decisions))
+        scores.append(
+            SubjectScore(kind, subject_id, result.score, result.window, detail, result.decisions, result.stable_until)
+        )
     return scores

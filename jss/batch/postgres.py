@@ -23,7 +23,7 @@ def _layers(source: str, steps: list[list[str]]) -> str:
 
 def snapshot_upsert_sql(source: str, kind: str, as_of: date):
     """(sql, params) of one statement that scores every row of ``source`` (a tally: subject, the
-    FIGURE_COLUMNS, left_out) and upserts its snapshot, leaving unchanged rows alone; it returns (subjects
+    FIGURE_COLUMNS, left_out, stable_until) and upserts its snapshot, leaving unchanged rows alone; it returns (subjects
     scored, rows written).
 
     The engine's numbers, exactly, in numeric arithmetic: each window's score is the fraction
@@ -89,13 +89,16 @@ def snapshot_upsert_sql(source: str, kind: str, as_of: date):
     sql = f"""
 WITH scored AS ({_layers(source, steps)}),
 written AS (
-    INSERT INTO {table} ({subject_column}, as_of, score, {window}, detail, algorithm_version, computed_at)
-    SELECT x.subject, %(as_of)s, {score}, {win}, {detail}, {engine.ALGORITHM_VERSION}, %(now)s
+    INSERT INTO {table} ({subject_column}, as_of, score, {window}, detail, algorithm_version, computed_at,
+        stable_until)
+    SELECT x.subject, %(as_of)s, {score}, {win}, {detail}, {engine.ALGORITHM_VERSION}, %(now)s, x.stable_until
     FROM scored x
     ON CONFLICT ({subject_column}, as_of) DO UPDATE SET score = excluded.score, {window} = excluded.{window},
-        detail = excluded.detail, algorithm_version = excluded.algorithm_version, computed_at = excluded.computed_at
-    WHERE ({table}.score, {table}.{window}, {table}.detail::text, {table}.algorithm_version)
-        IS DISTINCT FROM (excluded.score, excluded.{window}, excluded.detail::text, excluded.algorithm_version)
+        detail = excluded.detail, algorithm_version = excluded.algorithm_version, computed_at = excluded.computed_at,
+        stable_until = excluded.stable_until
+    WHERE ({table}.score, {table}.{window}, {table}.detail::text, {table}.algorithm_version, {table}.stable_until)
+        IS DISTINCT FROM (excluded.score, excluded.{window}, excluded.detail::text, excluded.algorithm_version,
+        excluded.stable_until)
     RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM scored), (SELECT COUNT(*) FROM written)
@@ -104,12 +107,19 @@ SELECT (SELECT COUNT(*) FROM scored), (SELECT COUNT(*) FROM written)
 
 
 def score_and_write_in_sql(
-    kind: str, first: int, last: int, as_of: date, *, now: datetime, skip: set[int]
+    kind: str,
+    first: int,
+    last: int,
+    as_of: date,
+    *,
+    now: datetime,
+    skip: set[int],
+    subjects: list[int] | None = None,
 ) -> tuple[int, int]:
-    """PostgreSQL: score the chunk's subjects (but ``skip``) straight from their contracts and upsert their
-    snapshots in one statement. Returns (subjects scored, rows written)."""
-    columns = ", ".join(("subject", *FIGURE_COLUMNS, "left_out"))
-    tallies, params = tally_sql(as_of, kind=kind, first=first, last=last)
+    """PostgreSQL: score the chunk's subjects (but ``skip``; only ``subjects`` if given) straight from their
+    contracts and upsert their snapshots in one statement. Returns (subjects scored, rows written)."""
+    columns = ", ".join(("subject", *FIGURE_COLUMNS, "left_out", "stable_until"))
+    tallies, params = tally_sql(as_of, kind=kind, first=first, last=last, subjects=subjects)
     source = f"SELECT {columns} FROM ({tallies}) t WHERE NOT (subject = ANY(%(skip)s))"
     sql, upsert_params = snapshot_upsert_sql(source, kind, as_of)
     params.update(upsert_params, now=now, skip=sorted(skip))

@@ -25,9 +25,10 @@ from marketplace.models import Agency, Client, Contract, Freelancer
 # --- the per-subject figures, in SQL ------------------------------------------------------------------
 
 
-def tally_sql(as_of: date, *, kind: str, first: int, last: int):
+def tally_sql(as_of: date, *, kind: str, first: int, last: int, subjects: list[int] | None = None):
     """(sql, params) selecting one row per subject of ``kind`` with ids first..last that has a contract:
-    subject, the FIGURE_COLUMNS and ``left_out``.
+    subject, the FIGURE_COLUMNS, ``left_out`` and ``stable_until``. With ``subjects``, only those of them
+    (the incremental update's dirty subjects: still one range of the index, filtered).
 
     The chunk's contracts are read in (subject, client) order from the covering index of their kind
     (``contract_jss_freelancer`` / ``contract_jss_agency``: an index-only range scan on PostgreSQL, no join,
@@ -39,7 +40,12 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int):
     (a small sort of each subject's own rows). ``left_out`` is the left-out contracts as
     JSON pairs ``[contract_id,"reason"]``, by contract id on PostgreSQL (``decode_left_out``). The
     feedback is read from the contract's copy of it (kept by the database, see marketplace migration 0002).
-    CASE takes an unknown (NULL) test as false, as the engine's None checks do."""
+    CASE takes an unknown (NULL) test as false, as the engine's None checks do.
+
+    ``stable_until`` is ``engine.stable_until`` (9999-12-31 for never), from two more aggregates in the same
+    pass: the earliest day an active paid contract turns negative (the no-payment rule) over every contract,
+    and the earliest day a counted contract (k >= 0, or NULL: outside the 24 months) enters the 24 months or
+    leaves its smallest window (its reference date + W months, clamped to the month's end, after as_of)."""
     contract, client = (_q(m._meta.db_table) for m in (Contract, Client))
     starts = engine._starts(as_of)
     postgres = _postgres()
@@ -79,10 +85,36 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int):
         ELSE CASE WHEN {flagged} THEN -(c.id * 8 + 4) ELSE {counted(1)} END
     END"""
     as_int = "::int" if postgres else ""
+    if postgres:
+        unpaid_event = f"c.last_payment_on + {engine.NO_PAYMENT_NEGATIVE_DAYS}"
+
+        def plus(months: int) -> str:
+            return f"({ref} + interval '{months} months')::date"
+
+    else:
+        unpaid_event = f"date(c.last_payment_on, '+{engine.NO_PAYMENT_NEGATIVE_DAYS} days')"
+
+        def plus(months: int) -> str:
+            # SQLite's '+N months' runs over into the next month (08-31 + 6 months = 03-03): clamp to its end.
+            month_end = f"date({ref}, 'start of month', '+{months + 1} months', '-1 day')"
+            return f"MIN(date({ref}, '+{months} months'), {month_end})"
+
+    unpaid = f"CASE WHEN c.ended_on IS NULL AND c.last_payment_on > %(unpaid)s THEN {unpaid_event} END"
+    greatest = "GREATEST" if postgres else "MAX"
+    crossing = f"CASE WHEN {ref} > %(as_of)s THEN {ref} " + " ".join(
+        f"WHEN {ref} > %({start})s THEN {greatest}({plus(months)}, %(tomorrow)s)"
+        for start, months in (("s3", 3), ("s6", 6), ("s12", 12), ("s24", 24))
+    )
+    crossing += " END"
     if kind == FREELANCER:
         subject, where = "c.freelancer_id", "c.agency_id IS NULL AND c.freelancer_id BETWEEN %(first)s AND %(last)s"
     else:
         subject, where = "c.agency_id", "c.agency_id IS NOT NULL AND c.agency_id BETWEEN %(first)s AND %(last)s"
+    if subjects is not None:
+        if postgres:
+            where += f" AND {subject} = ANY(%(subjects)s::bigint[])"
+        else:
+            where += f" AND {subject} IN (SELECT value FROM json_each(%(subjects)s))"
     params = dict(
         first=first,
         last=last,
@@ -92,12 +124,15 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int):
         s12=_day(starts[2]),
         s24=_day(starts[3]),
         unpaid=_day(as_of - timedelta(days=engine.NO_PAYMENT_NEGATIVE_DAYS)),
+        tomorrow=_day(as_of + timedelta(days=1)),
         long_term=engine.LONG_TERM_DAYS,
         step=engine.WEIGHT_STEP_DAYS,
         small=int(engine._SMALL_JOB),
         medium=int(engine._MEDIUM_JOB),
         most=engine._MAX_WEIGHT_QUARTERS,
     )
+    if subjects is not None:
+        params["subjects"] = sorted(subjects) if postgres else json.dumps(sorted(subjects))
     # Window w holds the keys of bands 0..w: 0 <= k < (w + 1) * 192 (a band is 3 outcomes of 64 keys).
     figures = []
     for band in range(WINDOW_COUNT):
@@ -119,10 +154,15 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int):
     # PostgreSQL: ORDER BY + OFFSET 0 keep the key worked out once per contract (not once per use) while the
     # index's order carries through, so the grouping streams without a sort.
     order = " ORDER BY 1 OFFSET 0" if postgres else ""
+    never = "DATE '9999-12-31'" if postgres else "'9999-12-31'"
+    if postgres:
+        stable = f"COALESCE(LEAST(MIN(u), MIN(x) FILTER (WHERE k IS NULL OR k >= 0)), {never})"
+    else:
+        stable = f"MIN(COALESCE(MIN(u), {never}), COALESCE(MIN(x) FILTER (WHERE k IS NULL OR k >= 0), {never}))"
     sql = f"""
-SELECT subject, {", ".join(figures)}, {left_out} AS left_out
+SELECT subject, {", ".join(figures)}, {left_out} AS left_out, {stable} AS stable_until
 FROM (
-    SELECT {subject} AS subject, c.client_id AS client, {key} AS k
+    SELECT {subject} AS subject, c.client_id AS client, {key} AS k, {unpaid} AS u, {crossing} AS x
     FROM {contract} c
     WHERE {where}{order}
 ) keyed
@@ -161,10 +201,18 @@ def plan_chunks(chunk_size: int, max_chunks: int) -> list[tuple[str, int, int, i
     return plan
 
 
-def read_tallies(kind: str, first: int, last: int, as_of: date, *, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
-    """The chunk's rows (``tally_sql``): subject, FIGURE_COLUMNS, left_out; read from the database ``using``
-    (the primary, or a read replica: ``JSS_UPDATE_READ_DATABASE``)."""
-    sql, params = tally_sql(as_of, kind=kind, first=first, last=last)
+def read_tallies(
+    kind: str,
+    first: int,
+    last: int,
+    as_of: date,
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    subjects: list[int] | None = None,
+) -> list[tuple]:
+    """The chunk's rows (``tally_sql``): subject, FIGURE_COLUMNS, left_out, stable_until; read from the
+    database ``using`` (the primary, or a read replica: ``JSS_UPDATE_READ_DATABASE``)."""
+    sql, params = tally_sql(as_of, kind=kind, first=first, last=last, subjects=subjects)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         _tune_statement(cursor)
         cursor.execute(sql, params)
@@ -184,5 +232,9 @@ def tallies_from_row(row: tuple) -> list[tuple[int, int, int, int, int]]:
     return [tuple(int(value) for value in figures[band * width : (band + 1) * width]) for band in range(WINDOW_COUNT)]
 
 
+def _date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)  # SQLite gives ISO text
+
+
 def result_from_row(row: tuple, as_of: date) -> engine.JssResult:
-    return engine.from_tallies(tallies_from_row(row), decode_left_out(row[-1]), as_of=as_of)
+    return engine.from_tallies(tallies_from_row(row), decode_left_out(row[-2]), as_of=as_of, stable=_date(row[-1]))

@@ -14,7 +14,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from jss import batch, signals
-from jss.models import JssExclusion, Outcome, ScoreUpdate, ScoreUpdateChunk
+from jss.models import JssExclusion, JssSubjectChange, Outcome, ScoreUpdate, ScoreUpdateChunk
 from perkdesk.queueing import queue_after_commit
 
 logger = logging.getLogger(__name__)
@@ -36,15 +36,57 @@ def update_is_due(as_of: date, last_as_of: date | None) -> bool:
     return last_as_of is None or (as_of - last_as_of).days >= settings.JSS_UPDATE_EVERY_DAYS
 
 
+def change_watermark() -> int:
+    """The highest change-log id, every change up to it committed (0 when the log is empty). On PostgreSQL the
+    log is locked in SHARE mode until the caller's transaction ends: the writers still running (their log rows
+    may hold lower ids than one already committed) are waited for, and new ones wait the few milliseconds it
+    takes to plan the update; so every change up to the watermark is seen by the chunks that read later."""
+    table = connection.ops.quote_name(JssSubjectChange._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+        return int(cursor.fetchone()[0])
+
+
+def wal_position() -> str:
+    """PostgreSQL: the primary's current WAL position (taken after ``change_watermark``: every change up to the
+    watermark is before it); '' elsewhere or on a server in recovery."""
+    if connection.vendor != "postgresql":
+        return ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_current_wal_lsn()::text END")
+        return cursor.fetchone()[0] or ""
+
+
+def incremental_base(as_of: date, *, full: bool) -> ScoreUpdate | None:
+    """The update an incremental run on ``as_of`` builds on, or None for a full run: the latest update before
+    ``as_of``, finished, with a known watermark, and no update on or after ``as_of`` (a day rescored or filled in
+    behind a later one runs full: the change log it would need may be pruned). ``full`` or
+    ``JSS_UPDATE_INCREMENTAL`` off: always None."""
+    if full or not getattr(settings, "JSS_UPDATE_INCREMENTAL", True):
+        return None
+    if ScoreUpdate.objects.filter(as_of__gte=as_of).exists():
+        return None
+    base = ScoreUpdate.objects.filter(as_of__lt=as_of).order_by("-as_of").first()
+    if base is None or base.finished_at is None or base.change_watermark is None:
+        return None
+    return base
+
+
 def start_scheduled_update(
-    *, as_of: date | None = None, force: bool = False, now=None, queue: bool = True
+    *, as_of: date | None = None, force: bool = False, now=None, queue: bool = True, full: bool = False
 ) -> UpdateStart:
     """Start the scheduled JSS update for ``as_of`` (default today) when it is due or ``force``d: split the
     subjects into ranges of ids (``batch.plan_chunks``: ``JSS_UPDATE_CHUNK_SIZE`` ids a chunk, at most
     ``JSS_UPDATE_MAX_CHUNKS`` chunks) and, with ``queue``, send each chunk to the Celery workers once this
     commits; each chunk reads and scores its own subjects' contracts. An unfinished update (a lost message,
     a crashed worker) is resumed instead. One ``ScoreUpdate`` per ``as_of``: a forced run on a day that was
-    already scored rescores it, and rows that come out the same are left alone."""
+    already scored rescores it in full, and rows that come out the same are left alone.
+
+    The run is incremental (``incremental_base``: only the subjects whose score can have changed are scored,
+    the others' snapshots carried forward) unless ``full``, ``JSS_UPDATE_INCREMENTAL`` is off, or there is no
+    finished earlier update with a change-log watermark to build on."""
     now = now or timezone.now()
     as_of = as_of or timezone.localdate(now)
     resumed = [_resume(update, queue=queue) for update in ScoreUpdate.objects.filter(finished_at__isnull=True)]
@@ -60,10 +102,15 @@ def start_scheduled_update(
                 last = ScoreUpdate.objects.filter(as_of__lt=as_of).order_by("-as_of").values_list("as_of", flat=True)
                 if not force and not update_is_due(as_of, last.first()):
                     return UpdateStart("not_due")
+                base = incremental_base(as_of, full=full)
                 update = ScoreUpdate.objects.create(as_of=as_of, started_at=now, forced=force)
             else:
                 update.chunk_rows.all().delete()
                 update.started_at, update.finished_at, update.forced = now, None, True
+                base = None  # a day scored again is scored in full
+            update.incremental_from = base
+            update.change_watermark = change_watermark()
+            update.planned_lsn = wal_position()
             plan = batch.plan_chunks(settings.JSS_UPDATE_CHUNK_SIZE, settings.JSS_UPDATE_MAX_CHUNKS)
             chunks = ScoreUpdateChunk.objects.bulk_create(
                 ScoreUpdateChunk(update=update, kind=kind, first_subject=first, last_subject=last, subjects=count)
@@ -72,8 +119,20 @@ def start_scheduled_update(
             update.chunks = len(chunks)
             update.subjects = sum(chunk.subjects for chunk in chunks)
             update.snapshots_written = 0
+            update.subjects_scored = 0
             update.save(
-                update_fields=["started_at", "finished_at", "forced", "chunks", "subjects", "snapshots_written"]
+                update_fields=[
+                    "started_at",
+                    "finished_at",
+                    "forced",
+                    "chunks",
+                    "subjects",
+                    "snapshots_written",
+                    "subjects_scored",
+                    "incremental_from",
+                    "change_watermark",
+                    "planned_lsn",
+                ]
             )
             chunk_ids = tuple(chunk.pk for chunk in chunks)
             if queue:
@@ -81,7 +140,10 @@ def start_scheduled_update(
     except IntegrityError:
         # Another beat delivery created this as_of's update a moment ago: that run goes ahead.
         return UpdateStart("running")
-    logger.info("jss update started", extra={"as_of": as_of.isoformat(), "subjects": update.subjects})
+    logger.info(
+        "jss update started",
+        extra={"as_of": as_of.isoformat(), "subjects": update.subjects, "incremental": update.incremental},
+    )
     return UpdateStart("started", update, chunk_ids, update.subjects)
 
 
@@ -107,18 +169,38 @@ def score_chunk(chunk_id: int, *, now=None, queue: bool = True) -> int | None:
     ``jss.signals.outcomes_changed`` once this commits); the last chunk to finish closes the update. A chunk
     already finished (a redelivery) does nothing and returns None; otherwise the snapshots written."""
     now = now or timezone.now()
-    chunk = ScoreUpdateChunk.objects.select_related("update").filter(pk=chunk_id).first()
+    chunk = ScoreUpdateChunk.objects.select_related("update__incremental_from").filter(pk=chunk_id).first()
     if chunk is None or chunk.finished_at is not None or chunk.update.finished_at is not None:
         return None
     as_of = chunk.update.as_of
+    base = chunk.update.incremental_from
     with transaction.atomic():
-        subjects, written, decisions = batch.score_and_write(
-            chunk.kind, chunk.first_subject, chunk.last_subject, as_of, now=now
-        )
+        if base is not None and base.change_watermark is not None and chunk.update.change_watermark is not None:
+            subjects, scored, written, decisions = batch.score_and_write_incremental(
+                chunk.kind,
+                chunk.first_subject,
+                chunk.last_subject,
+                as_of,
+                now=now,
+                base_as_of=base.as_of,
+                since=base.change_watermark,
+                upto=chunk.update.change_watermark,
+                replica_lsn=chunk.update.planned_lsn,
+            )
+        else:  # a full run (or its base was deleted under it: full is always right)
+            subjects, written, decisions = batch.score_and_write(
+                chunk.kind,
+                chunk.first_subject,
+                chunk.last_subject,
+                as_of,
+                now=now,
+                replica_lsn=chunk.update.planned_lsn,
+            )
+            scored = subjects
         record_outcomes(decisions, as_of=as_of, now=now)
         update = ScoreUpdate.objects.select_for_update().get(pk=chunk.update_id)
         marked = ScoreUpdateChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(
-            finished_at=now, subjects=subjects, snapshots_written=written
+            finished_at=now, subjects=subjects, subjects_scored=scored, snapshots_written=written
         )
         last_one = marked and update.finished_at is None
         last_one = last_one and not update.chunk_rows.filter(finished_at__isnull=True).exists()
@@ -140,6 +222,7 @@ def finish_update(update_id: int, *, now=None) -> bool:
             chunks=Count("pk"),
             unfinished=Count("pk", filter=Q(finished_at__isnull=True)),
             subjects=Sum("subjects"),
+            scored=Sum("subjects_scored"),
             written=Sum("snapshots_written"),
         )
         if totals["unfinished"]:
@@ -147,13 +230,27 @@ def finish_update(update_id: int, *, now=None) -> bool:
         update.finished_at = now
         update.chunks = totals["chunks"]
         update.subjects = totals["subjects"] or 0
+        update.subjects_scored = totals["scored"] or 0
         update.snapshots_written = totals["written"] or 0
-        update.save(update_fields=["finished_at", "chunks", "subjects", "snapshots_written"])
+        update.save(update_fields=["finished_at", "chunks", "subjects", "subjects_scored", "snapshots_written"])
+        prune_change_log()
     logger.info(
         "jss update finished",
         extra={"as_of": update.as_of.isoformat(), "subjects": update.subjects, "written": update.snapshots_written},
     )
     return True
+
+
+def prune_change_log() -> int:
+    """Delete the change-log rows no incremental run can need (two queries): those up to the watermark of the
+    finished update before the latest finished one (one generation kept as a margin). An incremental run builds
+    on the latest finished update and reads only rows after its watermark. Returns the rows deleted."""
+    finished = ScoreUpdate.objects.filter(finished_at__isnull=False, change_watermark__isnull=False)
+    marks = [mark for mark in finished.order_by("-as_of").values_list("change_watermark", flat=True)[:2] if mark]
+    if len(marks) < 2:
+        return 0
+    deleted, _ = JssSubjectChange.objects.filter(id__lte=min(marks)).delete()
+    return deleted
 
 
 def record_outcomes(decisions: dict[int, str], *, as_of: date, now=None) -> list[tuple[int, str, date]]:
@@ -202,7 +299,7 @@ def _announce(changes: list[tuple[int, str, date]]) -> None:
 
 
 def run_update(
-    *, as_of: date | None = None, force: bool = False, now=None, progress=None, jobs: int = 1
+    *, as_of: date | None = None, force: bool = False, now=None, progress=None, jobs: int = 1, full: bool = False
 ) -> UpdateStart:
     """The whole update in this process (``recalculate_jss``, the benchmark, the demo).
     ``progress(subjects_scored, subjects_total)`` is called after each chunk.
@@ -211,7 +308,7 @@ def run_update(
     database connection and in its own transaction, as that many Celery workers would (the time is spent in
     the database, so the threads do not wait on each other). Inside an open transaction, or on SQLite, the
     chunks are scored one after another."""
-    start = start_scheduled_update(as_of=as_of, force=force, now=now, queue=False)
+    start = start_scheduled_update(as_of=as_of, force=force, now=now, queue=False, full=full)
     if start.update is None or start.outcome not in ("started", "resumed"):
         return start
     chunks = ScoreUpdateChunk.objects.filter(pk__in=start.chunk_ids).order_by("kind", "first_subject")

@@ -87,6 +87,7 @@ def assert_batch_equals_engine(built, scores, as_of):
         assert json.loads(got.detail_json) == expected.stored  # only what cannot be derived is stored
         assert engine.expand_detail(json.loads(got.detail_json), as_of) == expected.detail
         assert got.decisions == expected.decisions
+        assert got.stable_until == expected.stable_until  # the SQL date rule is the engine's
     assert len(scores) == sum(1 for key in built.subjects if built.facts[key])
 
 
@@ -111,6 +112,7 @@ def snapshots_equal_the_engine(built, as_of):
         assert (stored.score, stored.window, stored.algorithm_version) == (expected.score, expected.window, 1)
         assert stored.full_detail == expected.detail
         assert set(stored.detail) <= {"windows", "left_out", "exclusions"}
+        assert stored.stable_until == expected.stable_until
 
 
 NOW = timezone.make_aware(dt.datetime(2026, 12, 1, 2, 0))
@@ -337,13 +339,19 @@ def test_postgresql_writes_any_figures_as_the_engine_does(figures, as_of):
         n, k = n + contracts, max(k, min(clients, n + contracts))
         p, m = p + positive, m + negative
         tallies.append((n, k, p, m, p + m + 3 * contracts))
-    columns = ", ".join(("subject", *batch.FIGURE_COLUMNS, "left_out"))
-    values = ", ".join(["%s"] * (2 + len(batch.FIGURE_COLUMNS)))
+    columns = ", ".join(("subject", *batch.FIGURE_COLUMNS, "left_out", "stable_until"))
+    values = ", ".join(["%s"] * (3 + len(batch.FIGURE_COLUMNS)))
     with transaction.atomic(), connection.cursor() as cursor:
         int_columns = ", ".join(f"{column} int" for column in batch.FIGURE_COLUMNS)
-        cursor.execute(f"CREATE TEMP TABLE figures (subject bigint, {int_columns}, left_out text) ON COMMIT DROP")
+        cursor.execute(
+            f"CREATE TEMP TABLE figures (subject bigint, {int_columns}, left_out text, stable_until date) "
+            "ON COMMIT DROP"
+        )
         left_out = '[20,"flagged_client"],[12,"active_never_paid"]'
-        cursor.execute(f"INSERT INTO figures VALUES ({values})", [424242, *(v for t in tallies for v in t), left_out])
+        cursor.execute(
+            f"INSERT INTO figures VALUES ({values})",
+            [424242, *(v for t in tallies for v in t), left_out, engine.NEVER],
+        )
         sql, params = batch.snapshot_upsert_sql(f"SELECT {columns} FROM figures", "freelancer", as_of)
         cursor.execute(sql, {**params, "now": NOW})
         assert cursor.fetchone()[:2] == (1, 1)

@@ -64,4 +64,7 @@ def test_from_tallies_is_compute_without_exclusions():
     as_of = dt.date(2026, 3, 31)
     # 3m: job 1 (weight 1, positive); 6m adds job 2 (weight 1.5 + 2 periods of 91 days = 3.5, negative).
     tallies = [(1, 1, 4, 0, 4), (2, 2, 4, 14, 18), (2, 2, 4, 14, 18), (2, 2, 4, 14, 18)]
-    assert engine.from_tallies(tallies, [(3, "no_feedback")], as_of=as_of) == engine.compute(contracts, as_of=as_of)
+    stable = engine.stable_until(contracts, as_of)
+    assert stable == dt.date(2026, 5, 1)  # job 2 (ended 2025-11-01) leaves the 6-month window
+    got = engine.from_tallies(tallies, [(3, "no_feedback")], as_of=as_of, stable=stable)
+    assert got == engine.compute(contracts, as_of=as_of)
