@@ -42,10 +42,11 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int, subjects: list[i
     feedback is read from the contract's copy of it (kept by the database, see marketplace migration 0002).
     CASE takes an unknown (NULL) test as false, as the engine's None checks do.
 
-    ``stable_until`` is ``engine.stable_until`` (9999-12-31 for never), from two more aggregates in the same
-    pass: the earliest day an active paid contract turns negative (the no-payment rule) over every contract,
-    and the earliest day a counted contract (k >= 0, or NULL: outside the 24 months) enters the 24 months or
-    leaves its smallest window (its reference date + W months, clamped to the month's end, after as_of)."""
+    ``stable_until`` is ``engine.stable_until`` (9999-12-31 for never), from more aggregates in the same pass:
+    the earliest day an active paid contract turns negative (the no-payment rule) over every contract, and
+    the earliest day a counted contract (k >= 0, or NULL: outside the 24 months) enters the 24 months or
+    leaves its smallest window (its reference date + W months, clamped to the month's end, after as_of). On
+    PostgreSQL the months are added per subject (to each band's earliest date), not per contract."""
     contract, client = (_q(m._meta.db_table) for m in (Contract, Client))
     starts = engine._starts(as_of)
     postgres = _postgres()
@@ -87,25 +88,9 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int, subjects: list[i
     as_int = "::int" if postgres else ""
     if postgres:
         unpaid_event = f"c.last_payment_on + {engine.NO_PAYMENT_NEGATIVE_DAYS}"
-
-        def plus(months: int) -> str:
-            return f"({ref} + interval '{months} months')::date"
-
     else:
         unpaid_event = f"date(c.last_payment_on, '+{engine.NO_PAYMENT_NEGATIVE_DAYS} days')"
-
-        def plus(months: int) -> str:
-            # SQLite's '+N months' runs over into the next month (08-31 + 6 months = 03-03): clamp to its end.
-            month_end = f"date({ref}, 'start of month', '+{months + 1} months', '-1 day')"
-            return f"MIN(date({ref}, '+{months} months'), {month_end})"
-
     unpaid = f"CASE WHEN c.ended_on IS NULL AND c.last_payment_on > %(unpaid)s THEN {unpaid_event} END"
-    greatest = "GREATEST" if postgres else "MAX"
-    crossing = f"CASE WHEN {ref} > %(as_of)s THEN {ref} " + " ".join(
-        f"WHEN {ref} > %({start})s THEN {greatest}({plus(months)}, %(tomorrow)s)"
-        for start, months in (("s3", 3), ("s6", 6), ("s12", 12), ("s24", 24))
-    )
-    crossing += " END"
     if kind == FREELANCER:
         subject, where = "c.freelancer_id", "c.agency_id IS NULL AND c.freelancer_id BETWEEN %(first)s AND %(last)s"
     else:
@@ -156,13 +141,33 @@ def tally_sql(as_of: date, *, kind: str, first: int, last: int, subjects: list[i
     order = " ORDER BY 1 OFFSET 0" if postgres else ""
     never = "DATE '9999-12-31'" if postgres else "'9999-12-31'"
     if postgres:
-        stable = f"COALESCE(LEAST(MIN(u), MIN(x) FILTER (WHERE k IS NULL OR k >= 0)), {never})"
+        # Per subject, not per contract: the earliest reference date of each band (read from the key), moved on
+        # by the band's months once (adding months keeps the order), a future date as it is, the unpaid date.
+        # Every candidate but the crossings is after as_of already, so one GREATEST clamps them all.
+        crossings = ", ".join(
+            f"(MIN(d) FILTER (WHERE k >= {band * 192} AND k < {(band + 1) * 192}) + interval '{months} months')::date"
+            for band, (_, months) in enumerate(engine.WINDOWS)
+        )
+        entering = "MIN(d) FILTER (WHERE k IS NULL AND d > %(as_of)s)"
+        stable = f"GREATEST(COALESCE(LEAST(MIN(u), {entering}, {crossings}), {never}), %(tomorrow)s)"
+        per_contract = f"{unpaid} AS u, {ref} AS d"
     else:
+        # SQLite: each contract's own crossing date. '+N months' runs over into the next month there (08-31 + 6
+        # months = 03-03): clamped to the month's end.
+        def plus(months: int) -> str:
+            month_end = f"date({ref}, 'start of month', '+{months + 1} months', '-1 day')"
+            return f"MIN(date({ref}, '+{months} months'), {month_end})"
+
+        crossing = f"CASE WHEN {ref} > %(as_of)s THEN {ref} " + " ".join(
+            f"WHEN {ref} > %({start})s THEN MAX({plus(months)}, %(tomorrow)s)"
+            for start, months in (("s3", 3), ("s6", 6), ("s12", 12), ("s24", 24))
+        )
         stable = f"MIN(COALESCE(MIN(u), {never}), COALESCE(MIN(x) FILTER (WHERE k IS NULL OR k >= 0), {never}))"
+        per_contract = f"{unpaid} AS u, {crossing} END AS x"
     sql = f"""
 SELECT subject, {", ".join(figures)}, {left_out} AS left_out, {stable} AS stable_until
 FROM (
-    SELECT {subject} AS subject, c.client_id AS client, {key} AS k, {unpaid} AS u, {crossing} AS x
+    SELECT {subject} AS subject, c.client_id AS client, {key} AS k, {per_contract}
     FROM {contract} c
     WHERE {where}{order}
 ) keyed
