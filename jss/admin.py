@@ -80,7 +80,24 @@ class ScoreSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(ScoreUpdate)
 class ScoreUpdateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("as_of", "started_at", "finished_at", "forced", "chunks", "subjects", "snapshots_written")
+    list_display = (
+        "as_of",
+        "run",
+        "started_at",
+        "finished_at",
+        "chunks",
+        "subjects",
+        "subjects_scored",
+        "snapshots_written",
+    )
+    list_select_related = ("incremental_from",)
+
+    @admin.display(description="Run")
+    def run(self, obj):
+        """Full or incremental (and from which update), so an operator sees what each night did."""
+        if obj.incremental_from_id:
+            return f"incremental from {obj.incremental_from.as_of:%Y-%m-%d}"
+        return "full, forced" if obj.forced else "full"
 
 
 @admin.register(ScoreUpdateChunk)

@@ -87,3 +87,12 @@ def test_a_freelancer_never_scored(admin_client):
     assert response.status_code == 200
     assert "No Job Success Score yet" in response.content.decode()
     assert '<svg class="jss-chart"' not in response.content.decode()
+
+
+def test_the_updates_list_says_which_runs_were_incremental(admin_client, history):
+    """The last of the fixture's forced runs rescored a day in full; a run 14 days on carries most subjects."""
+    services.run_update(as_of=AS_OF + dt.timedelta(days=14))
+    page = admin_client.get("/admin/jss/scoreupdate/").content.decode()
+    assert "full, forced" in page
+    assert f"incremental from {AS_OF:%Y-%m-%d}" in page
+    assert "Subjects scored" in page
