@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.template.loader import render_to_string
+from django.utils.formats import date_format
 
 from jss import chart, explain, selectors
 from jss.models import JssExclusion, ScoreSnapshot, ScoreUpdate, ScoreUpdateChunk, TopRatedEvaluation
@@ -96,7 +97,7 @@ class ScoreUpdateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def run(self, obj):
         """Full or incremental (and from which update), so an operator sees what each night did."""
         if obj.incremental_from_id:
-            return f"incremental from {obj.incremental_from.as_of:%Y-%m-%d}"
+            return f"incremental from {date_format(obj.incremental_from.as_of)}"
         return "full, forced" if obj.forced else "full"
 
 

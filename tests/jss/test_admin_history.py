@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from jss import services
 from marketplace.models import Contract
@@ -94,5 +95,5 @@ def test_the_updates_list_says_which_runs_were_incremental(admin_client, history
     services.run_update(as_of=AS_OF + dt.timedelta(days=14))
     page = admin_client.get("/admin/jss/scoreupdate/").content.decode()
     assert "full, forced" in page
-    assert f"incremental from {AS_OF:%Y-%m-%d}" in page
+    assert f"incremental from {date_format(AS_OF)}" in page
     assert "Subjects scored" in page
