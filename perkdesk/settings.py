@@ -289,9 +289,10 @@ _perk_end = env.str("PERK_END_DATE", default="")
 PERK_END_DATE = date.fromisoformat(_perk_end) if _perk_end else None
 PERK_SUBMISSIONS_PER_HOUR = env.int("PERK_SUBMISSIONS_PER_HOUR", default=10)
 # The scheduled update's chunks: ranges of this many subject ids, or wider when that would make more than
-# JSS_UPDATE_MAX_CHUNKS (size it to about 2-4 chunks per Celery worker: docs/capacity.md).
+# JSS_UPDATE_MAX_CHUNKS: about 4-8 chunks per Celery worker process (docs/capacity.md). The default fits the
+# shipped deployment (one worker, concurrency 2); a fleet of 32 worker processes sets 128-256.
 JSS_UPDATE_CHUNK_SIZE = env.int("JSS_UPDATE_CHUNK_SIZE", default=1000)
-JSS_UPDATE_MAX_CHUNKS = env.int("JSS_UPDATE_MAX_CHUNKS", default=64)
+JSS_UPDATE_MAX_CHUNKS = env.int("JSS_UPDATE_MAX_CHUNKS", default=16)
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
