@@ -190,14 +190,12 @@ def weight(c: ContractFacts) -> Decimal:
 
 def window_start(as_of: date, months: int) -> date:
     """``as_of`` moved back ``months`` calendar months, day clamped to month end."""
-    year, month0 = divmod(as_of.year * 12 + as_of.month - 1 - months, 12)
-    month = month0 + 1
-    return date(year, month, min(as_of.day, calendar.monthrange(year, month)[1]))
+    return add_months(as_of, -months)
 
 
 def add_months(day: date, months: int) -> date:
-    """``day`` moved forward ``months`` calendar months, day clamped to the month's end (as PostgreSQL's
-    ``date + interval 'n months'``)."""
+    """``day`` moved ``months`` calendar months (back when negative), day clamped to the month's end (as
+    PostgreSQL's ``date + interval 'n months'``)."""
     year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
     month = month0 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
