@@ -64,7 +64,7 @@ def incremental_base(as_of: date, *, full: bool) -> ScoreUpdate | None:
     ``as_of``, finished, with a known watermark, and no update on or after ``as_of`` (a day rescored or filled in
     behind a later one runs full: the change log it would need may be pruned). ``full`` or
     ``JSS_UPDATE_INCREMENTAL`` off: always None."""
-    if full or not getattr(settings, "JSS_UPDATE_INCREMENTAL", True):
+    if full or not settings.JSS_UPDATE_INCREMENTAL:
         return None
     if ScoreUpdate.objects.filter(as_of__gte=as_of).exists():
         return None
