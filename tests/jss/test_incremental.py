@@ -217,24 +217,20 @@ def test_an_unchanged_marketplace_is_carried_forward_and_only_due_subjects_are_s
     assert_snapshots_are_the_engines(dt.date(2026, 6, 2))
 
 
-def test_it_runs_full_without_a_base_with_the_setting_off_or_when_asked(settings):
-    build_world(
-        [ClientSpec()],
-        [
-            SubjectSpec(
-                agency=False,
-                contracts=[
-                    ContractSpec(
-                        client=0,
-                        started_on=dt.date(2026, 1, 1),
-                        ended_on=dt.date(2026, 2, 1),
-                        last_payment_on=dt.date(2026, 2, 1),
-                        private_score=10,
-                    )
-                ],
-            )
-        ],
+def one_freelancer_one_contract():
+    """One freelancer with one ended contract (Jan-Feb 2026, private score 10)."""
+    one = ContractSpec(
+        client=0,
+        started_on=dt.date(2026, 1, 1),
+        ended_on=dt.date(2026, 2, 1),
+        last_payment_on=dt.date(2026, 2, 1),
+        private_score=10,
     )
+    build_world([ClientSpec()], [SubjectSpec(agency=False, contracts=[one])])
+
+
+def test_it_runs_full_without_a_base_with_the_setting_off_or_when_asked(settings):
+    one_freelancer_one_contract()
     day = dt.date(2026, 3, 1)
     assert not services.run_update(as_of=day, force=True, now=NOW).update.incremental  # nothing to build on
     assert services.run_update(as_of=day + dt.timedelta(days=1), force=True, now=NOW).update.incremental
@@ -251,23 +247,7 @@ def test_it_runs_full_without_a_base_with_the_setting_off_or_when_asked(settings
 
 
 def test_finished_updates_prune_the_change_log_to_what_the_next_run_needs():
-    build_world(
-        [ClientSpec()],
-        [
-            SubjectSpec(
-                agency=False,
-                contracts=[
-                    ContractSpec(
-                        client=0,
-                        started_on=dt.date(2026, 1, 1),
-                        ended_on=dt.date(2026, 2, 1),
-                        last_payment_on=dt.date(2026, 2, 1),
-                        private_score=10,
-                    )
-                ],
-            )
-        ],
-    )
+    one_freelancer_one_contract()
     contract = Contract.objects.get()
     marks = []
     for n in range(3):
